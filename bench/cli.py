@@ -1,0 +1,81 @@
+"""``bench``: a thin shell. Each verb parses options and calls one plain function elsewhere.
+
+Heavy libraries (torch, whisper, codec packages) are imported inside the verbs that need them,
+so ``bench --help`` and the listings start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="codec-bench: train identical LMs over each audio codec's tokens and compare them.\n\n"
+    "Offline by default: everything runs on data this repo synthesizes and models it trains or a "
+    "package ships. Artefacts go under the data dir (--data-dir, $BENCH_DATA, default ./data).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build and inspect data recipes (speech, speech-real, music, sound, folder).")
+app.add_typer(data_app, name="data")
+console = Console()
+
+DataDir = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data).")
+SetOpt = typer.Option([], "--set", help="Override a config value: --set key.sub=value (repeatable).")
+
+
+def _table(rows: list[dict], columns: list[str], title: str) -> None:
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
+    console.print(t)
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(2)
+
+
+# -- listings ----------------------------------------------------------------------------
+@app.command("codecs")
+def codecs_cmd(data_dir: Optional[Path] = DataDir) -> None:
+    """List every registered codec: rates, codebooks, bitrate, origin and weight status."""
+    from bench.registry_builtin import codec_rows
+
+    _table(
+        codec_rows(data_dir),
+        ["name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size", "kbps", "origin", "present",
+         "teacher", "weights"],
+        "codecs",
+    )
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """List tasks: data recipe, conditioning, metrics and presets."""
+    from bench.registry_builtin import task_rows
+
+    _table(task_rows(), ["name", "recipe", "conditioning", "metrics", "presets"], "tasks")
+
+
+@app.command("metrics")
+def metrics_cmd() -> None:
+    """List metric backends and whether each can run here (and if not, why)."""
+    from bench.registry_builtin import metric_rows
+
+    _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The metric-backend protocol: one class per (metric, backend), stamping its identity on records."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here; the message says why and how to make it available."""
+
+
+@dataclass
+class Item:
+    """One scored utterance/clip. Backends declare which fields they need (``needs``)."""
+
+    id: str
+    audio: np.ndarray  # [T] float32
+    sr: int
+    ref_audio: np.ndarray | None = None  # the clean reference (signal metrics)
+    ref_text: str | None = None  # transcript (WER/CER)
+    prompt_audio: np.ndarray | None = None  # speaker prompt (speaker similarity)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class MetricBackend(ABC):
+    metric: ClassVar[str] = ""  # e.g. "wer"
+    backend: ClassVar[str] = ""  # e.g. "faster-whisper-tiny.en"
+    level: ClassVar[Literal["item", "set"]] = "item"
+    higher_is_better: ClassVar[bool] = False
+    needs: ClassVar[tuple[str, ...]] = ()  # Item fields beyond audio
+    tier: ClassVar[Literal["offline", "paper"]] = "offline"
+
+    @classmethod
+    @abstractmethod
+    def available(cls) -> tuple[bool, str]:
+        """(can run here, reason/how-to). Must be cheap: no model load."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """{"name", "model", "version", "weights_hash"} stamped on every record."""
+
+    def score(self, items: list[Item]) -> list[float | None]:
+        """Per-item scores (item-level backends)."""
+        raise NotImplementedError(f"{self.backend} is a set-level metric")
+
+    def score_set(self, hyp: list[Item], ref: list[Item]) -> float:
+        """One score for a set against a reference set (set-level backends, e.g. FAD)."""
+        raise NotImplementedError(f"{self.backend} is an item-level metric")
