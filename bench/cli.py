@@ -7,7 +7,6 @@ so ``bench --help`` and the listings start fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -45,7 +44,7 @@ def _fail(msg: str) -> None:
 
 # -- listings ----------------------------------------------------------------------------
 @app.command("codecs")
-def codecs_cmd(data_dir: Optional[Path] = DataDir) -> None:
+def codecs_cmd(data_dir: Path | None = DataDir) -> None:
     """List every registered codec: rates, codebooks, bitrate, origin and weight status."""
     from bench.registry_builtin import codec_rows
 
@@ -71,6 +70,27 @@ def metrics_cmd() -> None:
     from bench.registry_builtin import metric_rows
 
     _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends")
+
+
+# Each area owns one module under bench/commands/ that adds its verbs to the app. These modules
+# import nothing heavy at module level (their verbs import lazily), so start-up stays fast.
+_AREAS = ("data", "codec", "score", "run", "report")
+
+
+def _add_area_commands() -> None:
+    import importlib
+
+    for area in _AREAS:
+        try:
+            mod = importlib.import_module(f"bench.commands.{area}")
+        except ModuleNotFoundError as e:
+            if e.name != f"bench.commands.{area}":
+                raise
+            continue
+        mod.register(app, data_app)
+
+
+_add_area_commands()
 
 
 def main() -> None:
