@@ -1,0 +1,1 @@
+"""Data recipes: speech, speech-real, music, sound, and folder/manifest corpora."""
