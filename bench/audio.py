@@ -62,6 +62,24 @@ def validate(x: np.ndarray, sr: int, path: str | os.PathLike = "<array>", checks
         raise AudioError(path, f"clipped ({clipped:.1%} of samples at full scale)")
 
 
+def _wav_truncated(path: Path) -> str | None:
+    """libsndfile silently shortens a WAV whose data chunk claims more bytes than the file holds."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = path.stat().st_size
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, clen = f.read(4), int.from_bytes(f.read(4), "little")
+            if cid == b"data":
+                have = size - pos - 8
+                return f"truncated (data chunk declares {clen} bytes, file holds {have})" if clen > have else None
+            pos += 8 + clen + (clen & 1)
+    return None
+
+
 def load(
     path: str | os.PathLike,
     sr: int | None = None,
@@ -84,6 +102,9 @@ def load(
             x = f.read(dtype="float32", always_2d=True).T  # [C, T]
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise AudioError(path, f"not decodable as audio ({e})") from None
+    problem = _wav_truncated(path)
+    if problem:
+        raise AudioError(path, problem)
     if frames > 0 and x.shape[1] < frames:
         raise AudioError(path, f"truncated (header says {frames} frames, read {x.shape[1]})")
     if mono:

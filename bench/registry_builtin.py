@@ -63,19 +63,25 @@ def codec_rows(data_dir: Path | None = None) -> list[dict]:
 def task_rows() -> list[dict]:
     rows = []
     for name in TASKS.names():
-        t = TASKS.get(name)
-        rows.append(
-            {"name": name, "recipe": t.recipe, "conditioning": t.conditioning,
-             "metrics": ", ".join(t.metrics), "presets": ", ".join(t.presets())}
-        )
+        try:
+            t = TASKS.get(name)
+            rows.append(
+                {"name": name, "recipe": t.recipe, "conditioning": t.conditioning,
+                 "metrics": ", ".join(t.metrics), "presets": ", ".join(t.presets())}
+            )
+        except Exception as e:  # noqa: BLE001 - a broken plugin is listed, not hidden
+            rows.append({"name": name, "recipe": f"error: {e}"})
     return rows
 
 
 def metric_rows() -> list[dict]:
     rows = []
     for name in METRICS.names():
-        b = METRICS.get(name)
-        ok, why = b.available()
-        rows.append({"name": name, "metric": b.metric, "level": b.level, "tier": b.tier,
-                     "available": "yes" if ok else "no", "why": why})
+        try:
+            b = METRICS.get(name)
+            ok, why = b.available()
+            rows.append({"name": name, "metric": b.metric, "level": b.level, "tier": b.tier,
+                         "available": "yes" if ok else "no", "why": why})
+        except Exception as e:  # noqa: BLE001 - a broken plugin is listed, not hidden
+            rows.append({"name": name, "available": "no", "why": f"error: {e}"})
     return rows

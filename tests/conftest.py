@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests never touch the user's data dir: BENCH_DATA points into a tmp folder."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_root(tmp_path_factory, monkeypatch):
+    if "BENCH_DATA" not in os.environ or os.environ.get("BENCH_TEST_KEEP_DATA") != "1":
+        monkeypatch.setenv("BENCH_DATA", str(tmp_path_factory.getbasetemp() / "bench-data"))
+
+
+@pytest.fixture
+def tone():
+    """One second of a 440 Hz tone at 16 kHz, amplitude 0.5."""
+    sr = 16000
+    t = np.arange(sr) / sr
+    return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr
