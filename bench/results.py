@@ -19,6 +19,8 @@ from typing import Any
 from filelock import FileLock
 
 SCHEMA_VERSION = 1
+# Versions this code reads. A newer file is refused (never half-read); docs/RESULTS_SCHEMA.md documents each.
+SUPPORTED_VERSIONS = (1,)
 
 # field -> (types, required)
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -107,8 +109,11 @@ def make_record(**fields: Any) -> dict[str, Any]:
 def validate(rec: Mapping[str, Any], where: str = "record") -> None:
     if not isinstance(rec, Mapping):
         raise RecordError(f"{where}: a record must be a JSON object, got {type(rec).__name__}")
-    if rec.get("schema_version") != SCHEMA_VERSION:
-        raise RecordError(f"{where}: schema_version {rec.get('schema_version')!r} (this code reads {SCHEMA_VERSION})")
+    if rec.get("schema_version") not in SUPPORTED_VERSIONS:
+        raise RecordError(
+            f"{where}: schema_version {rec.get('schema_version')!r} (this code reads {list(SUPPORTED_VERSIONS)}; "
+            "see docs/RESULTS_SCHEMA.md)"
+        )
     for name, (types_, required) in _FIELDS.items():
         if name not in rec:
             if required:
@@ -124,6 +129,28 @@ def validate(rec: Mapping[str, Any], where: str = "record") -> None:
     v = rec["value"]
     if isinstance(v, float) and v != v:
         raise RecordError(f"{where}: value is NaN (report None for missing)")
+    if rec["n"] < 0:
+        raise RecordError(f"{where}: field 'n' is negative ({rec['n']})")
+    lo, hi = rec.get("ci_low"), rec.get("ci_high")
+    if lo is not None and hi is not None and lo > hi:
+        raise RecordError(f"{where}: ci_low {lo} > ci_high {hi}")
+    _validate_per_item(rec.get("extra", {}).get("per_item"), where)
+
+
+def _validate_per_item(per_item: Any, where: str) -> None:
+    """``extra.per_item = {"ids": [str], "values": [number|None]}``: what paired significance tests pair on."""
+    if per_item is None:
+        return
+    if not isinstance(per_item, Mapping) or not {"ids", "values"} <= set(per_item):
+        raise RecordError(f"{where}: extra.per_item must be an object with 'ids' and 'values'")
+    ids, vals = per_item["ids"], per_item["values"]
+    if not isinstance(ids, list) or not isinstance(vals, list) or len(ids) != len(vals):
+        raise RecordError(f"{where}: extra.per_item 'ids' and 'values' must be lists of equal length")
+    if len(set(map(str, ids))) != len(ids):
+        raise RecordError(f"{where}: extra.per_item has duplicate ids")
+    for x in vals:
+        if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or x != x):
+            raise RecordError(f"{where}: extra.per_item value {x!r} is not a number or null")
 
 
 def append(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:

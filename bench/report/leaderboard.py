@@ -1,0 +1,226 @@
+"""Render the leaderboard (markdown, HTML, CSV, JSON) from sections built by ``tables``."""
+
+from __future__ import annotations
+
+import html as _html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.report.tables import Cell, Row, Section, Table
+
+DASH = "—"
+
+
+@dataclass
+class Header:
+    command: str  # the command that regenerates the file
+    date: str
+    n_records: int
+    n_files: int
+    superseded: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return DASH
+    a = abs(x)
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 10:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def fmt_cell(c: Cell | None, md: bool = True) -> str:
+    if c is None or c.value is None:
+        return DASH
+    s = fmt(c.value)
+    if c.bold:
+        s = f"**{s}**" if md else f"<b>{s}</b>"
+    if c.ci_low is not None and c.ci_high is not None:
+        s += f" [{fmt(c.ci_low)}, {fmt(c.ci_high)}]"
+    return s
+
+
+def _codec_label(r: Row) -> str:
+    return "clean reference" if r.is_reference else r.codec
+
+
+def _head(t: Table) -> list[str]:
+    head = ["codec"] + (["decode"] if t.show_decode else []) + ["kbps", "frame rate (Hz)", "n_q", "origin", "teacher"]
+    head += [f"{c.label} {c.arrow}".strip() for c in t.columns]
+    if any(r.mean_rank is not None for r in t.rows):
+        head.append("mean rank ↓")
+    return head
+
+
+def _cells(t: Table, r: Row, md: bool) -> list[str]:
+    out = [_codec_label(r)] + ([r.decode or DASH] if t.show_decode else [])
+    if r.is_reference:
+        out += [DASH] * 5
+    else:
+        out += [DASH if r.kbps is None else f"{r.kbps:.4g}", DASH if r.frame_rate is None else f"{r.frame_rate:g}",
+                DASH if r.n_q is None else str(r.n_q), r.origin or DASH, r.teacher or DASH]
+    out += [fmt_cell(r.cells.get(c.key), md) for c in t.columns]
+    if any(x.mean_rank is not None for x in t.rows):
+        out.append(DASH if r.mean_rank is None else f"{r.mean_rank:.2f}")
+    return out
+
+
+def _n_line(t: Table) -> str:
+    ns = sorted({c.n for r in t.rows for c in r.cells.values()})
+    return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]} per cell"
+
+
+def _sig_lines(t: Table) -> list[str]:
+    parts = []
+    for c in t.columns:
+        if c.key not in t.significance:
+            continue
+        sig = t.significance[c.key]
+        d = sig.diff
+        who = f"{sig.best} − {sig.runner_up}"
+        if d is None:
+            parts.append(f"{c.label}: {who}: no per-item values to pair, not tested")
+        else:
+            verdict = "significant" if d.significant else "not significant"
+            if d.significant and (d.diff > 0) != c.higher_is_better:
+                verdict += " in the runner-up's favour on the paired items"
+            parts.append(f"{c.label}: {who} = {fmt(d.diff)} [{fmt(d.ci_low)}, {fmt(d.ci_high)}], "
+                         f"{d.n} paired items, {verdict}")
+    return parts
+
+
+def _title(t: Table) -> str:
+    if t.kind == "task":
+        return f"Task `{t.name}` (LM over codec tokens)"
+    if t.kind == "codec":
+        return f"Codec reconstruction (`{t.name}`)"
+    return f"Other scored audio (`bench score`, task `{t.name}`)"
+
+
+def _header_md(h: Header, sections: list[Section]) -> list[str]:
+    presets = ", ".join(f"`{s.preset}`" for s in sections) or DASH
+    hw = sorted({x for s in sections for x in s.hardware})
+    out = [
+        "# codec-bench leaderboard",
+        "",
+        f"Generated {h.date} by `{h.command}` from {h.n_records} records in {h.n_files} files "
+        f"(regenerate with that command; do not edit by hand).",
+        "",
+        f"- presets: {presets}",
+        f"- hardware: {', '.join(hw) or DASH}",
+        f"- record git SHAs: {', '.join(sorted({x for s in sections for x in s.git_shas})) or DASH}",
+        f"- schema versions: {', '.join(sorted({f'v{s.schema_version}' for s in sections})) or DASH}",
+    ]
+    if h.superseded:
+        out.append(f"- {h.superseded} older record(s) superseded by newer ones for the same cell")
+    if h.skipped:
+        out.append(f"- **{len(h.skipped)} malformed record(s) skipped** (`--skip-invalid`): "
+                   + "; ".join(h.skipped[:5]) + (" ..." if len(h.skipped) > 5 else ""))
+    out += [
+        "",
+        "How to read: each cell is the mean with its 95% bootstrap CI in brackets. **Bold** marks the best codec "
+        "only where its paired difference to the runner-up (paired bootstrap over per-item values, 95%) excludes "
+        "zero. `—` means not measured. Mean rank is over the table's metrics and is `—` for a row missing any of "
+        "them (partial coverage is never averaged). Tables never mix schema versions, presets or metric backends: "
+        "one section per (schema, preset), one column per backend identity.",
+        "",
+    ]
+    return out
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    esc = [[x.replace("|", "\\|") for x in r] for r in [head] + rows]
+    return ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in head) + "|"] + \
+        ["| " + " | ".join(r) + " |" for r in esc[1:]]
+
+
+def render_md(sections: list[Section], header: Header, plots: dict | None = None) -> str:
+    """``plots``: {(preset, table kind, table name): [relative paths]} to embed under each table."""
+    plots = plots or {}
+    out = _header_md(header, sections)
+    if not sections:
+        out += ["No records found under `results/records/`.", ""]
+    for s in sections:
+        out += [f"## Preset `{s.preset}` (schema v{s.schema_version})", ""]
+        out.append(f"Hardware: {', '.join(s.hardware)}. Metric backends:")
+        out.append("")
+        for bid in s.backends:
+            out.append(f"- `{bid}`")
+        out.append("")
+        if s.n_diagnostics:
+            out += [f"{s.n_diagnostics} codec bookkeeping records (kbps, real-time factors, token statistics) are "
+                    "not tabulated here; `bench report --format csv` lists them.", ""]
+        for t in s.tables:
+            out += [f"### {_title(t)}", ""]
+            out += _md_table(_head(t), [_cells(t, r, True) for r in t.rows])
+            out += ["", f"{_n_line(t)}."]
+            sig = _sig_lines(t)
+            if sig:
+                out += ["", "Best vs runner-up (paired bootstrap):", ""] + [f"- {x}" for x in sig]
+            for note in t.notes:
+                out += ["", note]
+            for p in plots.get((s.preset, t.kind, t.name), []):
+                out += ["", f"![{Path(p).stem}]({p})"]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_html(sections: list[Section], header: Header, plots: dict | None = None) -> str:
+    plots = plots or {}
+    e = _html.escape
+    out = ["<!doctype html><meta charset='utf-8'><title>codec-bench leaderboard</title>",
+           "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}th{background:#eee}</style>",
+           "<h1>codec-bench leaderboard</h1>",
+           f"<p>Generated {e(header.date)} by <code>{e(header.command)}</code> from {header.n_records} records.</p>"]
+    for s in sections:
+        out.append(f"<h2>Preset {e(s.preset)} (schema v{s.schema_version})</h2>")
+        out.append(f"<p>Hardware: {e(', '.join(s.hardware))}</p><ul>"
+                   + "".join(f"<li><code>{e(b)}</code></li>" for b in s.backends) + "</ul>")
+        for t in s.tables:
+            out.append(f"<h3>{e(_title(t).replace('`', ''))}</h3><table><tr>"
+                       + "".join(f"<th>{e(h)}</th>" for h in _head(t)) + "</tr>")
+            for r in t.rows:
+                cells = [e(x).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>") for x in _cells(t, r, False)]
+                out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            out.append(f"</table><p>{e(_n_line(t))}. {e('; '.join(_sig_lines(t)))}</p>")
+            for p in plots.get((s.preset, t.kind, t.name), []):
+                if str(p).endswith(".png"):
+                    out.append(f"<img src='{e(str(p))}' style='max-width:100%'>")
+    return "\n".join(out) + "\n"
+
+
+def to_json(sections: list[Section], header: Header) -> str:
+    def table(t: Table) -> dict:
+        return {
+            "kind": t.kind, "name": t.name,
+            "columns": [{"backend_id": c.key, "metric": c.metric, "backend": c.backend,
+                         "higher_is_better": c.higher_is_better} for c in t.columns],
+            "rows": [{"codec": r.codec, "decode": r.decode, "n_q": r.n_q, "kbps": r.kbps, "frame_rate": r.frame_rate,
+                      "origin": r.origin, "teacher": r.teacher, "mean_rank": r.mean_rank,
+                      "cells": {k: {"value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
+                                    "best_significant": c.bold} for k, c in r.cells.items()}} for r in t.rows],
+        }
+
+    doc = {"generated": header.date, "command": header.command, "n_records": header.n_records,
+           "sections": [{"schema_version": s.schema_version, "preset": s.preset, "hardware": s.hardware,
+                         "backends": s.backends, "tables": [table(t) for t in s.tables]} for s in sections]}
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+
+
+CSV_COLUMNS = ["schema_version", "preset", "kind", "task", "codec", "decode", "n_q", "kbps", "frame_rate", "origin",
+               "teacher", "metric", "backend", "backend_id", "value", "ci_low", "ci_high", "n", "higher_is_better",
+               "config_hash", "git_sha", "hardware", "time", "run_id"]
+
+
+def to_csv(frame) -> str:
+    """One row per kept record (tidy form, for pandas/spreadsheets)."""
+    if frame is None or frame.empty:
+        return ",".join(CSV_COLUMNS) + "\n"
+    cols = [c for c in CSV_COLUMNS if c in frame.columns]
+    return frame[cols].sort_values(["schema_version", "preset", "kind", "task", "codec", "backend_id"],
+                                   na_position="first").to_csv(index=False)

@@ -1,0 +1,191 @@
+"""Read every record under ``results/records/`` into one flat pandas DataFrame.
+
+Each line is validated (errors name file and line; nothing is dropped silently). When one cell
+(same schema, preset, task, codec, decode, n_q, metric and backend identity) was recorded more than
+once, the newest record wins and the older ones are counted as superseded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.results import RecordError, validate
+
+# Columns that identify one leaderboard cell; a second record with the same key supersedes the first.
+CELL_KEY = ("schema_version", "preset", "kind", "task", "codec", "decode", "n_q", "metric", "backend_id")
+
+
+@dataclass
+class Loaded:
+    frame: Any  # pandas.DataFrame, one row per kept record
+    files: list[Path] = field(default_factory=list)
+    n_records: int = 0
+    superseded: int = 0
+    skipped: list[str] = field(default_factory=list)  # "file:line: why" for --skip-invalid
+
+
+def backend_id(backend: dict) -> str:
+    """Full identity of a metric backend: numbers from two identities are never one column."""
+    parts = [backend.get("name", "?")]
+    for k in ("model", "version", "weights_hash"):
+        if backend.get(k) not in (None, ""):
+            parts.append(f"{k}={backend[k]}")
+    return " ".join(parts)
+
+
+def codec_info(extra: dict) -> dict[str, Any]:
+    """bitrate/frame rate/n_q/origin/teacher from ``extra.codec`` (or top-level extra keys)."""
+    c = dict(extra.get("codec") or {})
+    for k in ("kbps", "bitrate", "frame_rate", "n_q", "origin", "teacher"):
+        if k not in c and k in extra:
+            c[k] = extra[k]
+    kbps = c.get("kbps")
+    if kbps is None and c.get("bitrate") is not None:
+        kbps = float(c["bitrate"]) / 1000.0  # bitrate is in bits/s
+    return {
+        "kbps": None if kbps is None else float(kbps),
+        "frame_rate": c.get("frame_rate"),
+        "n_q": c.get("n_q", c.get("n_codebooks")),
+        "origin": c.get("origin"),
+        "teacher": c.get("teacher"),
+    }
+
+
+# Decoding variants that name no real alternative (a task with one output, the clean reference).
+_NO_VARIANT = (None, "", "lm", "reference")
+
+
+def flatten(rec: dict[str, Any], source: str = "") -> dict[str, Any]:
+    extra = rec.get("extra") or {}
+    row = {k: v for k, v in rec.items() if k not in ("backend", "extra")}
+    row["backend"] = rec["backend"]["name"]
+    row["backend_id"] = backend_id(rec["backend"])
+    row["backend_info"] = dict(rec["backend"])
+    row.update(codec_info(extra))
+    row["has_origin"] = "origin" in (extra.get("codec") or {}) or "origin" in extra
+    # Decoding variant: extra.decode, else extra.variant, else the "@variant" suffix of the metric ("wer@ar").
+    decode = extra.get("decode", extra.get("variant"))
+    metric, _, suffix = rec["metric"].partition("@")
+    row["metric"] = metric
+    if decode in _NO_VARIANT and suffix:
+        if re.fullmatch(r"level\d+", suffix):  # per-codebook-level statistics: part of the metric's name
+            row["metric"] = rec["metric"]
+        elif not re.fullmatch(r"nq\d+|clean", suffix):  # n_q lives in extra.n_q; "clean" is the reference
+            decode = suffix
+    row["decode"] = None if decode in _NO_VARIANT else decode
+    row["per_item"] = extra.get("per_item")
+    row["train_curve"] = extra.get("train_curve")
+    row["run_dir"] = extra.get("run_dir")
+    row["source"] = source
+    for k in ("ci_low", "ci_high", "higher_is_better"):
+        row.setdefault(k, None)
+    return row
+
+
+def _read_file(path: Path, skip_invalid: bool, skipped: list[str], errors: list[str]) -> list[dict]:
+    out = []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{i}"
+            try:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise RecordError(f"{where}: not valid JSON ({e.msg})") from None
+                validate(rec, where)
+            except RecordError as e:
+                (skipped if skip_invalid else errors).append(str(e))
+                continue
+            out.append(flatten(rec, f"{path.name}:{i}"))
+    return out
+
+
+def _side_per_item(frame, data_root: Path) -> None:
+    """Per-item values a task run kept only in ``<run dir>/scores.jsonl`` (keys ``<backend>@<variant>``).
+
+    Records should carry ``extra.per_item`` (run dirs are not committed); this reads the side file
+    where a record has none and its run dir (``extra.run_dir`` or ``runs/<run_id>``) is present here.
+    """
+    cache: dict[Path, list[dict] | None] = {}
+    for i, r in frame.iterrows():
+        if isinstance(r["per_item"], dict) or r["kind"] not in ("task", "reference"):
+            continue
+        run = Path(r["run_dir"]) if isinstance(r["run_dir"], str) else Path("runs") / str(r["run_id"])
+        scores = (run if run.is_absolute() else data_root / run) / "scores.jsonl"
+        if r["codec"] == "reference" and not scores.is_file():
+            # Reference rows come from every codec run of the same config; any one of them holds its values.
+            found = sorted((data_root / "runs" / str(r["task"]) / str(r["preset"])).glob(
+                f"*-{r['config_hash']}/scores.jsonl"))
+            scores = found[0] if found else scores
+        if scores not in cache:
+            cache[scores] = [json.loads(x) for x in scores.read_text().splitlines() if x.strip()] \
+                if scores.is_file() else None
+        rows = cache[scores]
+        if not rows:
+            continue
+        variant = "reference" if r["codec"] == "reference" else (r["decode"] or "lm")
+        key = f"{r['backend']}@{variant}"
+        if all(key in x for x in rows):
+            frame.at[i, "per_item"] = {"ids": [str(x["id"]) for x in rows], "values": [x[key] for x in rows]}
+
+
+def _registry_codec_meta(frame, data_root: Path | None) -> None:
+    """origin/teacher for records that do not say (task runs): ask the codec registry (cheap, no model load)."""
+    pairs = zip(frame["codec"], frame["has_origin"], strict=True)
+    need = sorted({c for c, has in pairs if not has and c != "reference"})
+    for name in need:
+        try:
+            from bench.codecs import CODECS
+            from bench.registry_builtin import register_builtins
+
+            register_builtins()
+            w = CODECS.get(name)(data_dir=data_root).weights()
+        except Exception:  # noqa: BLE001 - an unknown/broken codec plugin leaves the cells "—", never fails a report
+            continue
+        rows = (frame["codec"] == name) & ~frame["has_origin"]
+        frame.loc[rows, "origin"] = w.origin
+        frame.loc[rows, "teacher"] = w.teacher
+
+
+def load_results(results_dir: str | Path, preset: str | None = None, skip_invalid: bool = False,
+                 data_root: Path | None = None) -> Loaded:
+    """Load ``<results_dir>/records/**/*.jsonl``; raise one RecordError listing every bad line."""
+    import pandas as pd
+
+    root = Path(results_dir) / "records"
+    files = sorted(root.glob("**/*.jsonl")) if root.is_dir() else []
+    rows: list[dict] = []
+    errors: list[str] = []
+    skipped: list[str] = []
+    for p in files:
+        rows.extend(_read_file(p, skip_invalid, skipped, errors))
+    if errors:
+        shown = "\n  ".join(errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise RecordError(
+            f"{len(errors)} malformed record(s):\n  {shown}{more}\n(--skip-invalid reports and skips them)"
+        )
+    n_records = len(rows)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return Loaded(frame, files, 0, 0, skipped)
+    if preset is not None:
+        frame = frame[frame["preset"] == preset]
+    # Newest record per cell wins (stable on file order for equal times).
+    frame = frame.reset_index(drop=True)
+    frame["_order"] = range(len(frame))
+    frame["_key"] = ["|".join(str(r[k]) for k in CELL_KEY) for r in frame.to_dict("records")]
+    frame = frame.sort_values(["time", "_order"], kind="stable")
+    kept = frame.drop_duplicates("_key", keep="last").sort_values("_order").drop(columns=["_key", "_order"])
+    superseded = len(frame) - len(kept)
+    kept = kept.reset_index(drop=True)
+    if data_root is not None:
+        _side_per_item(kept, Path(data_root))
+        _registry_codec_meta(kept, Path(data_root))
+    return Loaded(kept, files, n_records, superseded, skipped)

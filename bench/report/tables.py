@@ -1,0 +1,227 @@
+"""The leaderboard's content as plain data: sections -> tables -> rows x metric columns.
+
+Grouping rule: a section is one (schema version, preset); a table is one task (LM runs) or one
+recipe (codec reconstruction); a column is one metric backend *identity*. Numbers from different
+schema versions, presets or backends never share a table or a column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.report.significance import PairedDiff, paired_diff
+
+REFERENCE = "reference"
+# Records of this pseudo-backend are codec bookkeeping (kbps, real-time factors, token statistics), not scores.
+DIAGNOSTICS_BACKEND = "bench.codec_eval"
+
+METRIC_LABELS = {
+    "wer": "WER", "cer": "CER", "spk": "speaker sim", "mos": "MOS", "pesq": "PESQ", "stoi": "STOI",
+    "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD",
+}
+# Column order: the headline metric first; unknown metrics after, alphabetically.
+METRIC_ORDER = ("wer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
+PRESET_ORDER = ("smoke", "small", "paper")
+
+
+def _rank_of(name: str, order: tuple[str, ...]) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
+@dataclass
+class Column:
+    key: str  # backend identity
+    metric: str
+    backend: str  # registry name, e.g. "wer/faster-whisper-tiny.en"
+    label: str
+    higher_is_better: bool | None
+
+    @property
+    def arrow(self) -> str:
+        return {True: "↑", False: "↓"}.get(self.higher_is_better, "")
+
+
+@dataclass
+class Cell:
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    per_item: dict | None = None
+    bold: bool = False
+
+
+@dataclass
+class Row:
+    codec: str
+    decode: str | None
+    n_q: int | None
+    kbps: float | None
+    frame_rate: float | None
+    origin: str | None
+    teacher: str | None
+    cells: dict[str, Cell] = field(default_factory=dict)
+    mean_rank: float | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        return self.codec == REFERENCE
+
+    def label(self, with_n_q: bool = False) -> str:
+        if self.is_reference:
+            return "clean reference"
+        extra = [x for x in (self.decode, f"n_q={self.n_q}" if with_n_q and self.n_q is not None else None) if x]
+        return self.codec + (f" ({', '.join(extra)})" if extra else "")
+
+
+@dataclass
+class Significance:
+    best: str  # row labels
+    runner_up: str
+    diff: PairedDiff | None  # None: no per-item values to pair
+
+
+@dataclass
+class Table:
+    kind: str  # "task" | "codec"
+    name: str  # task name, or the recipe for codec tables
+    columns: list[Column]
+    rows: list[Row]
+    significance: dict[str, Significance] = field(default_factory=dict)  # column -> best vs runner-up
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def show_decode(self) -> bool:
+        return len({r.decode for r in self.rows if not r.is_reference}) > 1
+
+
+@dataclass
+class Section:
+    schema_version: int
+    preset: str
+    tables: list[Table]
+    hardware: list[str]
+    n_diagnostics: int  # codec bookkeeping records left out of the tables (they are in --format csv)
+    git_shas: list[str]
+    backends: dict[str, dict]  # backend identity -> backend dict
+
+
+def _none(x: Any) -> Any:
+    """pandas turns None into NaN in numeric columns; the report wants None back."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return x
+
+
+def _columns(df) -> list[Column]:
+    cols: dict[str, Column] = {}
+    names_per_backend: dict[str, set[str]] = {}
+    for _, r in df.iterrows():
+        names_per_backend.setdefault(r["backend"], set()).add(r["backend_id"])
+    for _, r in df.sort_values(["metric", "backend", "backend_id"]).iterrows():
+        if r["backend_id"] in cols:
+            continue
+        short = r["backend"].split("/", 1)[-1]
+        if len(names_per_backend[r["backend"]]) > 1:  # two identities of one backend: say which is which
+            info = r["backend_info"]
+            short += " " + (f"v{info['version']}" if info.get("version") else f"#{str(info.get('weights_hash'))[:8]}")
+        hib = _none(r["higher_is_better"])
+        cols[r["backend_id"]] = Column(r["backend_id"], r["metric"], r["backend"],
+                                       f"{METRIC_LABELS.get(r['metric'], r['metric'])} ({short})",
+                                       None if hib is None else bool(hib))
+    return sorted(cols.values(), key=lambda c: (_rank_of(c.metric, METRIC_ORDER), c.backend, c.key))
+
+
+def _rows(df, kind: str) -> list[Row]:
+    rows: dict[tuple, Row] = {}
+    for _, r in df.iterrows():
+        decode, n_q = _none(r["decode"]), _none(r["n_q"])
+        if r["codec"] == REFERENCE:
+            decode = None  # the clean audio is one row, whichever decoding its columns sit beside
+        key = (r["codec"], decode, n_q if kind == "codec" else None)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(r["codec"], decode, None if n_q is None else int(n_q), _none(r["kbps"]),
+                                  _none(r["frame_rate"]), _none(r["origin"]), _none(r["teacher"]))
+        for attr in ("kbps", "frame_rate", "origin", "teacher"):
+            if getattr(row, attr) is None and _none(r[attr]) is not None:
+                setattr(row, attr, _none(r[attr]))
+        row.cells[r["backend_id"]] = Cell(_none(r["value"]), _none(r["ci_low"]), _none(r["ci_high"]),
+                                          int(r["n"]), _none(r["per_item"]))
+    ref = [r for r in rows.values() if r.is_reference]
+    rest = sorted((r for r in rows.values() if not r.is_reference),
+                  key=lambda r: (r.kbps is None, r.kbps or 0.0, r.codec, r.decode or "", r.n_q or 0))
+    return ref + rest
+
+
+def _ordered(rows: list[Row], col: Column) -> list[Row]:
+    scored = [r for r in rows if not r.is_reference and col.key in r.cells and r.cells[col.key].value is not None]
+    return sorted(scored, key=lambda r: r.cells[col.key].value, reverse=bool(col.higher_is_better))
+
+
+def _mark_best(table: Table, n_boot: int) -> None:
+    """Bold the best cell only when its paired difference to the runner-up is significant."""
+    for col in table.columns:
+        if col.higher_is_better is None:
+            continue
+        ranked = _ordered(table.rows, col)
+        if len(ranked) < 2:
+            continue
+        best, second = ranked[0].cells[col.key], ranked[1].cells[col.key]
+        d = paired_diff(best.per_item, second.per_item, n_boot=n_boot)
+        with_n_q = table.kind == "codec"
+        table.significance[col.key] = Significance(ranked[0].label(with_n_q), ranked[1].label(with_n_q), d)
+        if d is not None and d.significant and (d.diff > 0) == col.higher_is_better:
+            best.bold = True
+
+
+def _mean_ranks(table: Table) -> None:
+    """Mean rank over the table's metrics; None for any row missing one (never a partial average)."""
+    cols = [c for c in table.columns if c.higher_is_better is not None]
+    if len(cols) < 2:
+        return
+    ranks: dict[int, list[float]] = {}
+    for col in cols:
+        ranked = _ordered(table.rows, col)
+        vals = [r.cells[col.key].value for r in ranked]
+        for r in ranked:
+            v = r.cells[col.key].value
+            first = vals.index(v) + 1
+            last = len(vals) - vals[::-1].index(v)
+            ranks.setdefault(id(r), []).append((first + last) / 2)  # ties share the mean rank
+    for r in table.rows:
+        got = ranks.get(id(r), [])
+        r.mean_rank = sum(got) / len(got) if not r.is_reference and len(got) == len(cols) else None
+
+
+def build_table(df, kind: str, name: str, n_boot: int = 1000) -> Table:
+    table = Table(kind, name, _columns(df), _rows(df, kind))
+    _mark_best(table, n_boot)
+    _mean_ranks(table)
+    return table
+
+
+def build_sections(frame, n_boot: int = 1000) -> list[Section]:
+    if frame is None or frame.empty:
+        return []
+    sections = []
+    groups = sorted(frame.groupby(["schema_version", "preset"]),
+                    key=lambda g: (g[0][0], _rank_of(g[0][1], PRESET_ORDER)))
+    for (ver, preset), sdf in groups:
+        tables = []
+        diag = sdf["backend"] == DIAGNOSTICS_BACKEND
+        n_diag, sdf = int(diag.sum()), sdf[~diag]
+        kind = sdf["kind"].where(sdf["kind"].isin(["codec", "reference", "task"]), "other")
+        # A reference row sits with what it is the floor of: a task's table, or codec evaluation (no task).
+        kind = kind.where(kind != "reference", sdf["task"].isna().map({True: "codec", False: "task"}))
+        for k in ("task", "codec", "other"):
+            kdf = sdf[kind == k]
+            default = "all" if k == "codec" else "(none)"
+            for name, tdf in kdf.groupby(kdf["task"].fillna(default), sort=True):
+                tables.append(build_table(tdf, k, str(name), n_boot))
+        backends = {r["backend_id"]: r["backend_info"] for _, r in sdf.sort_values("backend_id").iterrows()}
+        sections.append(Section(int(ver), str(preset), tables, sorted(set(sdf["hardware"])), n_diag,
+                                sorted(set(sdf["git_sha"])), backends))
+    return sections

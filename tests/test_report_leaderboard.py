@@ -1,0 +1,110 @@
+"""The leaderboard of a fixed record set matches a golden file; grouping, bolding and None rules."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.report import significance
+from bench.report.build import write_report
+from bench.report.load import load_results
+from bench.report.tables import build_sections
+
+FIX = Path(__file__).parent / "fixtures"
+GOLDEN = FIX / "golden/leaderboard_fixtures.md"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_bootstrap(monkeypatch):
+    # The golden file pins the CI of best-vs-runner-up; pin the implementation that computes it too.
+    monkeypatch.setattr(significance, "paired_bootstrap",
+                        lambda a, b, n_boot=1000, seed=0: significance._fallback_paired_bootstrap(a, b, n_boot, seed))
+
+
+def _render(tmp_path, **kw) -> str:
+    out = write_report(FIX, out=tmp_path / "LB.md", plots=False, date="2025-01-02",
+                       command="bench report --results-dir tests/fixtures", **kw)
+    return out.read_text()
+
+
+def test_report_matches_golden(tmp_path):
+    text = _render(tmp_path)
+    if os.environ.get("BENCH_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), "leaderboard changed; review and rerun with BENCH_UPDATE_GOLDEN=1"
+
+
+def _table(preset, kind, name):
+    s = next(s for s in build_sections(load_results(FIX).frame) if s.preset == preset)
+    return next(t for t in s.tables if (t.kind, t.name) == (kind, name))
+
+
+def test_bold_only_when_paired_difference_is_significant():
+    t = _table("smoke", "task", "tts")
+    col = {c.backend: c for c in t.columns}
+    row = {(r.codec, r.decode): r for r in t.rows}
+    assert row[("xcodec", "ar+nar")].cells[col["wer/faster-whisper-tiny.en"].key].bold  # 0.175 vs 0.315: clear
+    spk = col["spk/resemblyzer"].key
+    assert not t.significance[spk].diff.significant  # xcodec vs dac on speaker sim: a tie
+    assert not any(r.cells[spk].bold for r in t.rows if spk in r.cells)
+    fad = col["fad/logmel"].key
+    assert t.significance[fad].diff is None and not any(r.cells[fad].bold for r in t.rows if fad in r.cells)
+    assert not t.rows[0].cells[col["wer/faster-whisper-tiny.en"].key].bold  # the reference is never "best"
+
+
+def test_mean_rank_is_none_for_partial_coverage():
+    t = _table("smoke", "task", "tts")
+    ranks = {(r.codec, r.decode): r.mean_rank for r in t.rows}
+    assert ranks[("dac-16khz", "ar+nar")] is None  # no MOS
+    assert ranks[("xcodec", "ar")] is None  # WER only
+    assert ranks[("reference", None)] is None
+    assert ranks[("xcodec", "ar+nar")] is not None and ranks[("encodec-24khz", "ar+nar")] is not None
+
+
+def test_presets_and_backends_are_never_mixed(tmp_path):
+    text = _render(tmp_path)
+    assert text.index("## Preset `smoke`") < text.index("## Preset `small`")
+    small = text.split("## Preset `small`")[1]
+    assert "0.109" in small and "0.175" not in small
+    t = _table("smoke", "task", "tts")
+    assert len({c.backend for c in t.columns if c.metric == "wer"}) == 2  # two WER backends, two columns
+
+
+def test_same_backend_name_with_two_identities_gets_two_columns(tmp_path):
+    shutil.copytree(FIX / "records", tmp_path / "records")
+    p = tmp_path / "records/smoke/tts__dac-16khz.jsonl"
+    lines = p.read_text().splitlines()
+    r = json.loads(lines[0])
+    r["backend"]["version"] = "2.0.0"
+    p.write_text("\n".join(lines + [json.dumps(r)]) + "\n")
+    s = next(s for s in build_sections(load_results(tmp_path).frame) if s.preset == "smoke")
+    t = next(t for t in s.tables if t.name == "tts")
+    labels = [c.label for c in t.columns if c.backend == "wer/faster-whisper-tiny.en"]
+    assert len(labels) == 2 and any("v2.0.0" in x for x in labels) and any("v1.1.0" in x for x in labels)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+def test_other_formats(tmp_path, fmt):
+    out = write_report(FIX, fmt=fmt, out=tmp_path / f"LB.{fmt}", plots=False, date="2025-01-02")
+    text = out.read_text()
+    if fmt == "csv":
+        import pandas as pd
+
+        df = pd.read_csv(out)
+        assert len(df) == len(load_results(FIX).frame) and {"codec", "value", "ci_low", "backend_id"} <= set(df)
+    elif fmt == "json":
+        doc = json.loads(text)
+        assert [s["preset"] for s in doc["sections"]] == ["smoke", "small"]
+    else:
+        assert text.count("<table>") == 4 and "<b>" in text
+
+
+def test_partial_and_empty_results(tmp_path):
+    (tmp_path / "records/smoke").mkdir(parents=True)
+    shutil.copy(FIX / "records/smoke/music__xcodec.jsonl", tmp_path / "records/smoke/")
+    text = write_report(tmp_path, plots=True, date="d").read_text()
+    assert "Task `music`" in text and "tts" not in text
+    empty = write_report(tmp_path / "none", plots=True, date="d").read_text()
+    assert "No records found" in empty
