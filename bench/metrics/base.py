@@ -47,6 +47,10 @@ class MetricBackend(ABC):
         """Per-item scores (item-level backends)."""
         raise NotImplementedError(f"{self.backend} is a set-level metric")
 
+    def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
+        """Per-item (score, details) such as the ASR transcript; details are cached beside the score."""
+        return [(v, {}) for v in self.score(items)]
+
     def score_set(self, hyp: list[Item], ref: list[Item]) -> float:
         """One score for a set against a reference set (set-level backends, e.g. FAD)."""
         raise NotImplementedError(f"{self.backend} is an item-level metric")

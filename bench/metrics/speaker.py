@@ -1,0 +1,140 @@
+"""Speaker similarity: cosine between speaker embeddings of the audio and its prompt.
+
+The prompt is ``Item.prompt_audio`` (TTS: the speaker prompt), or else ``Item.ref_audio`` (codec
+reconstruction: the clean original). All arrays of an Item share ``Item.sr``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.audio import resample
+
+from .base import BackendUnavailable, Item, MetricBackend
+from .weights import find_weights, have_modules, how_to, pkg_version, weights_hash
+
+SR = 16000
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def _prompt(it: Item) -> np.ndarray:
+    p = it.prompt_audio if it.prompt_audio is not None else it.ref_audio
+    if p is None:
+        raise ValueError(f"item {it.id}: speaker similarity needs prompt_audio or ref_audio")
+    return p
+
+
+class _SpeakerBackend(MetricBackend):
+    metric: ClassVar[str] = "spk"
+    needs: ClassVar[tuple[str, ...]] = ("prompt_audio",)
+    higher_is_better: ClassVar[bool] = True
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, items: list[Item]) -> list[float | None]:
+        return [_cos(self.embed(it.audio, it.sr), self.embed(_prompt(it), it.sr)) for it in items]
+
+
+# -- resemblyzer (256-d d-vector; weights ship in the wheel) ---------------------------------------
+def _resemblyzer_weights() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("resemblyzer")
+    return Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=1)
+def _voice_encoder():
+    import torch
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cuda" if torch.cuda.is_available() else "cpu", verbose=False)
+
+
+class SpkResemblyzer(_SpeakerBackend):
+    backend = "resemblyzer"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        ok, why = have_modules("resemblyzer", "webrtcvad", "torch")
+        if not ok:
+            return ok, why
+        try:  # webrtcvad imports pkg_resources, removed in setuptools 81
+            import pkg_resources  # noqa: F401
+        except ImportError:
+            return False, "resemblyzer needs pkg_resources: pip install 'setuptools<81'"
+        return True, "ok"
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": f"{self.metric}/{self.backend}", "model": "resemblyzer VoiceEncoder (GE2E d-vector, 256-d)",
+                "version": f"resemblyzer {pkg_version('resemblyzer')}; cosine",
+                "weights_hash": weights_hash(_resemblyzer_weights())}
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        wav = preprocess_wav(resample(np.asarray(audio, dtype=np.float32), sr, SR), source_sr=SR)
+        if len(wav) < SR // 10:  # VAD removed nearly everything: embed the raw signal instead of failing
+            wav = resample(np.asarray(audio, dtype=np.float32), sr, SR)
+        return _voice_encoder().embed_utterance(wav)
+
+
+# -- paper-faithful: ECAPA-TDNN from speechbrain (local folder of spkrec-ecapa-voxceleb) -------------
+_ECAPA_FILES = ("hyperparams.yaml", "embedding_model.ckpt")
+
+
+@lru_cache(maxsize=1)
+def _ecapa(path: str):
+    import torch
+    from speechbrain.inference.speaker import EncoderClassifier
+
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    return EncoderClassifier.from_hparams(source=path, savedir=path, run_opts={"device": dev})
+
+
+class SpkEcapaSpeechbrain(_SpeakerBackend):
+    """ECAPA-TDNN (speechbrain/spkrec-ecapa-voxceleb), the usual SIM-O speaker model family."""
+
+    backend, tier = "ecapa-speechbrain", "paper"
+    key = "ecapa-speechbrain"
+
+    @classmethod
+    def _dir(cls) -> Path | None:
+        return find_weights(cls.key, _ECAPA_FILES)
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        ok, why = have_modules("speechbrain", "torch")
+        if not ok:
+            return ok, why
+        if cls._dir() is None:
+            return False, how_to(cls.key, "folder of speechbrain/spkrec-ecapa-voxceleb: hyperparams.yaml, "
+                                          "embedding_model.ckpt, mean_var_norm_emb.ckpt, label_encoder.txt")
+        return True, "ok"
+
+    def _path(self) -> Path:
+        d = self._dir()
+        if d is None:
+            raise BackendUnavailable(self.available()[1])
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        d = self._path()
+        return {"name": f"{self.metric}/{self.backend}", "model": "speechbrain/spkrec-ecapa-voxceleb",
+                "version": f"speechbrain {pkg_version('speechbrain')}; cosine",
+                "weights_hash": weights_hash(d / "embedding_model.ckpt")}
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(resample(np.asarray(audio, dtype=np.float32), sr, SR))[None]
+        with torch.inference_mode():
+            return _ecapa(str(self._path())).encode_batch(x).squeeze().cpu().numpy()
