@@ -90,6 +90,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return value
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected float, got {value!r}") from None
     if tp is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected int, got {value!r}")
     if tp in (int, str, bool) and not isinstance(value, tp):

@@ -1,0 +1,73 @@
+"""The equal-budget rule: every codec gets the same LM and the same training, only its tokens differ.
+
+What is held equal (all of it derived from the task preset alone; no function here takes a codec):
+- the architecture and parameter count: ``lm.*`` sizes, and fixed vocabularies. Each codebook gets
+  ``lm.audio_vocab`` code slots whatever the codec's ``codebook_size`` (all compared codecs use 1024;
+  a codec with more codes is refused, not silently given a bigger model), text gets ``lm.text_vocab``;
+- the number of codebooks modelled, ``data.n_q`` (VALL-E: 8 = 1 AR + 7 NAR; music/sound: 4), and
+  the codebook pattern; a codec with fewer codebooks is refused;
+- optimizer (AdamW, betas, weight decay, clip), schedule (warmup + cosine), steps, seed;
+- the batch in *sequences* (utterances/clips), the same clips in the same order at every step
+  (batches are drawn from (seed, step) over the same manifest), so every codec sees the same
+  seconds of audio per step.
+
+How frame rate enters: it does not change the budget, it changes the token count. A 75 Hz codec
+puts 1.5x the tokens of a 50 Hz codec into the same seconds, so its sequences are longer and its
+steps cost more compute; we hold data (seconds) and optimisation steps equal, not tokens, because
+"how many tokens per second of audio" is part of what is being compared. n_q enters the same way:
+the number of codebooks is fixed, so bitrate differences come from frame rate and codebook size.
+Records carry ``budget_hash`` so a report can check that the runs it compares share one budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bench.tasks.config import TaskConfig
+
+from bench.config import config_hash
+
+
+class BudgetError(ValueError):
+    """A codec that cannot be run under the preset's budget (the message says why)."""
+
+
+def budget(cfg: TaskConfig, shapes: dict) -> dict:
+    """The budget of a preset: everything that must be equal across codecs, parameter counts included."""
+    return {
+        "task": cfg.task,
+        "lm": dataclasses.asdict(cfg.lm),
+        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in ("log_every", "ckpt_every")},
+        "n_q": cfg.data.n_q,
+        "pattern": cfg.data.pattern,
+        "data": [cfg.data.recipe, cfg.data.preset],
+        "n_params": {stage: n_params(cfg, shape) for stage, shape in sorted(shapes.items())},
+    }
+
+
+def budget_hash(b: dict) -> str:
+    return config_hash(b)
+
+
+def n_params(cfg: TaskConfig, shape) -> int:
+    """Parameter count of one stage's model, built on the meta device (no memory, no time)."""
+    import torch
+    from bench.tasks.lm.transformer import TokenLM
+
+    with torch.device("meta"):
+        return TokenLM(cfg.lm, shape).n_params()
+
+
+def check_codec_fits(cfg: TaskConfig, name: str, n_codebooks: int, codebook_size: int) -> None:
+    if codebook_size > cfg.lm.audio_vocab:
+        raise BudgetError(f"codec {name!r} has {codebook_size} codes per codebook; the preset's LM has "
+                          f"lm.audio_vocab={cfg.lm.audio_vocab} (raise it for every codec, not for one)")
+    if n_codebooks < cfg.data.n_q:
+        raise BudgetError(f"codec {name!r} has {n_codebooks} codebooks; the task models data.n_q={cfg.data.n_q}")
+
+
+def check_equal(budgets: dict[str, dict]) -> None:
+    """Raise if the runs named by the keys (codec names) do not share one budget."""
+    hashes = {k: budget_hash(b) for k, b in budgets.items()}
+    if len(set(hashes.values())) > 1:
+        raise BudgetError(f"unequal LM budgets across codecs: {hashes}")

@@ -1,0 +1,36 @@
+"""Get a codec ready for a task run: load it, and train it first if it is trained here and missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.codecs import WeightsUnavailable, get_codec
+
+
+def train_command(name: str, preset: str, data_dir=None) -> list[str]:
+    cmd = [sys.executable, "-m", "bench.cli", "train-codec", name, "--preset", preset]
+    return cmd + (["--data-dir", str(data_dir)] if data_dir else [])
+
+
+def load_codec(name: str, preset: str, device: str = "cpu", data_dir=None, train_missing: bool = True, log=print):
+    """The codec, with weights present. A trained-here codec without weights is trained through
+    ``bench train-codec`` (the codec area's verb, so we reuse its resume and logging) when
+    ``train_missing``; a published codec without weights raises ``WeightsUnavailable`` with its how-to."""
+    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
+    codec = get_codec(name, preset=preset, device=device, data_dir=data_dir)
+    w = codec.weights()
+    if w.present:
+        log(f"codec: {name} ({w.origin}, {w.source})")
+        return codec
+    how = f"bench train-codec {name} --preset {preset}"
+    if w.origin != "trained-here":
+        raise WeightsUnavailable(f"codec {name!r}: weights not present. {w.detail}")
+    if not train_missing:
+        raise WeightsUnavailable(f"codec {name!r} ({preset}) is not trained yet: run `{how}`")
+    log(f"codec: {name} ({preset}) has no checkpoint; training it now: {how}")
+    rc = subprocess.run(train_command(name, preset, data_dir)).returncode
+    codec = get_codec(name, preset=preset, device=device, data_dir=data_dir)
+    if rc != 0 or not codec.weights().present:
+        raise WeightsUnavailable(f"codec {name!r} ({preset}): training failed (exit {rc}); run `{how}`, see its log")
+    return codec

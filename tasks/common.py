@@ -1,0 +1,77 @@
+"""What the three LM tasks share: the run context and the hooks the runner calls.
+
+A task says which models it trains (``shapes``), how a training batch looks (``objective``), which
+test items it generates and how (``test_items``, ``generate``), and how outputs are scored
+(``score``). Everything else (data, codec, tokens, training, decoding, records) is the runner's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from bench.tasks.base import Task
+from bench.tasks.config import TaskConfig
+from bench.tasks.lm.text import Vocab
+from bench.tasks.tokens import TokenCache
+
+
+@dataclass
+class Context:
+    cfg: TaskConfig
+    rows: list[dict]  # the manifest
+    manifest: Path
+    cache: TokenCache
+    run_dir: Path
+    codebook_size: int
+    vocab: Vocab | None = None
+    by_id: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {r["id"]: r for r in self.rows}
+
+    @property
+    def frame_rate(self) -> float:
+        return self.cache.frame_rate
+
+    def frames(self, seconds: float) -> int:
+        return max(1, round(seconds * self.frame_rate))
+
+    def split(self, name: str) -> list[dict]:
+        return [r for r in self.rows if r["split"] == name]
+
+    def load_audio(self, row: dict, sr: int = 16000) -> np.ndarray:
+        from bench.audio import load
+        from bench.data.manifest import audio_path
+
+        return load(audio_path(self.manifest, row), sr=sr, checks=None)[0]
+
+
+class LMTask(Task):
+    text_field: ClassVar[str | None] = None  # manifest field the LM is conditioned on
+    text_unit: ClassVar[str] = "char"
+    variants: ClassVar[tuple[str, ...]] = ("lm",)  # decoded outputs scored separately
+
+    def shapes(self, cfg: TaskConfig) -> dict:
+        raise NotImplementedError
+
+    def objective(self, stage: str, ctx: Context):
+        raise NotImplementedError
+
+    def test_items(self, ctx: Context) -> list[dict]:
+        raise NotImplementedError
+
+    def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
+        """item -> {variant: codes [n_q', T]} (n_q' <= n_q: the AR-only variant decodes one codebook)."""
+        raise NotImplementedError
+
+    def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int) -> dict:
+        """-> {"records": [record fields], "items": [per-item score rows], "reference": [record fields]}"""
+        raise NotImplementedError
+
+    def run(self, codec: str, preset: str, **options: Any) -> list[dict[str, Any]]:
+        from bench.tasks.runner import run
+
+        return run(self.name, codec, preset, **options)

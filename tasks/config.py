@@ -1,0 +1,90 @@
+"""Task presets as data: one frozen dataclass tree shared by tts, music and sound.
+
+Nothing here depends on the codec: a preset (plus ``--set`` overrides) fully fixes the LM, its
+budget and its sampling, so every codec run of one preset gets the same config and config hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.config import config_hash, load_preset, to_dict
+
+
+@dataclass(frozen=True)
+class DataCfg:
+    recipe: str  # data recipe the task trains and tests on
+    preset: str  # data preset (smoke/small/paper)
+    codec_preset: str  # preset of trained-here codecs (published codecs ignore it)
+    n_q: int  # codebooks the LM models (VALL-E: 8; music/sound: 4), the same for every codec
+    prompt_seconds: float = 3.0  # acoustic prompt (tts) / music prompt length
+    max_train_seconds: float = 10.0  # longer training utterances are cropped to this
+    gen_seconds: float = 4.0  # music continuation / sound clip length to generate
+    max_gen_seconds: float = 12.0  # tts: cap on generated speech length
+    min_gen_seconds: float = 0.5  # tts: EOS is not sampled before this
+    max_test_items: int = 0  # 0 = every test item
+    pattern: str = "delay"  # music/sound codebook pattern: "delay" or "flatten"
+
+
+@dataclass(frozen=True)
+class LMCfg:
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    ffn_mult: int = 4
+    dropout: float = 0.1
+    audio_vocab: int = 1024  # code slots per codebook; every codec's codebook_size must fit (equal params)
+    text_vocab: int = 512  # text/phoneme/caption token slots, fixed so params do not depend on data
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    steps: int = 1000  # optimizer steps per model (AR and NAR each)
+    batch_size: int = 16  # sequences per step (global, across DDP ranks)
+    lr: float = 3e-4
+    warmup: int = 100
+    min_lr_ratio: float = 0.1  # cosine decays to lr * this
+    weight_decay: float = 0.01
+    betas: tuple[float, ...] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 10
+    compile: bool = False  # torch.compile the model (GPU)
+    precision: str = "auto"  # auto: bf16 autocast + TF32 on CUDA, fp32 on CPU; or "fp32"/"bf16"
+
+
+@dataclass(frozen=True)
+class GenCfg:
+    seed: int = 1234
+    temperature: float = 1.0
+    top_k: int = 50
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    task: str
+    data: DataCfg
+    lm: LMCfg = field(default_factory=LMCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    generate: GenCfg = field(default_factory=GenCfg)
+    metrics: tuple[str, ...] = ()  # metric backends, e.g. "wer/faster-whisper-tiny.en"
+
+    @property
+    def hash(self) -> str:
+        return config_hash(self)
+
+
+def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[str] = ()) -> TaskConfig:
+    path = Path(__file__).resolve().parent / "configs" / f"{task}.{preset}.yaml"
+    if not path.is_file():
+        presets = sorted(p.stem.split(".", 1)[1] for p in path.parent.glob(f"{task}.*.yaml"))
+        raise FileNotFoundError(f"task {task!r} has no preset {preset!r}; presets: {presets}")
+    cfg = load_preset(TaskConfig, path, overrides)
+    if cfg.task != task:
+        raise ValueError(f"{path}: task field {cfg.task!r} != {task!r}")
+    return cfg
+
+
+__all__ = ["DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg", "load_task_config", "to_dict"]

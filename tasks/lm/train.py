@@ -1,0 +1,199 @@
+"""The LM training loop, shared by every task and codec: same optimizer, schedule, steps and seeding.
+
+Resumable by construction: the batch at step s and the dropout seed at step s are functions of
+(seed, stage, s) alone, and a checkpoint holds model + optimizer + step, so a run killed and resumed
+ends with the same weights as one that never stopped. Under ``torchrun`` (WORLD_SIZE > 1) it trains
+with DDP: every rank draws the same global batch and takes its slice (gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from bench.tasks.config import TaskConfig, TrainCfg
+from bench.tasks.lm.transformer import LMShape, TokenLM
+
+from bench.atomic import atomic_path
+
+IGNORE = -100
+KILL_ENV = "BENCH_TEST_KILL_AT"  # test hook: "<stage>:<step>" raises at that step (simulates a kill)
+
+
+class Objective(Protocol):
+    """What a task gives the trainer: examples, how to batch them, and the loss."""
+
+    shape: LMShape
+
+    def n_examples(self) -> int: ...
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]: ...
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+
+
+def masked_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over target positions != IGNORE. logits [B,K,L,V], targets [B,K,L]."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+
+
+def lr_at(step: int, cfg: TrainCfg) -> float:
+    """Linear warmup then cosine decay to ``lr * min_lr_ratio`` at the last step."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def step_rng(seed: int, stage: str, step: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(stage.encode()), step])
+
+
+def setup_precision(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype (None = fp32). On CUDA ``auto`` means bf16 autocast with TF32 matmuls."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    return torch.bfloat16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def build_model(cfg: TaskConfig, shape: LMShape, seed: int) -> TokenLM:
+    torch.manual_seed(seed)
+    return TokenLM(cfg.lm, shape)
+
+
+def _dist() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _save(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def final_path(out_dir: Path, stage: str) -> Path:
+    return Path(out_dir) / f"{stage}.final.pt"
+
+
+def train(
+    objective: Objective, cfg: TaskConfig, out_dir: Path, stage: str, device: str = "cpu", log=print
+) -> Path:
+    """Train one model (``stage`` names it: "ar", "nar", "lm") to ``cfg.train.steps``; return the final checkpoint."""
+    out_dir = Path(out_dir)
+    final = final_path(out_dir, stage)
+    if final.is_file():
+        log(f"[{stage}] trained already: {final}")
+        return final
+    tc = cfg.train
+    world, rank, local_rank = _dist()
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    dev = torch.device(f"cuda:{local_rank}" if device.startswith("cuda") and world > 1 else device)
+    amp = setup_precision(dev, tc.precision)
+    model = build_model(cfg, objective.shape, tc.seed).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tuple(tc.betas), weight_decay=tc.weight_decay)
+    last = out_dir / f"{stage}.last.pt"
+    start, history = 0, []
+    if last.is_file():
+        ck = torch.load(last, map_location=dev, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optim"])
+        start, history = ck["step"], ck["history"]
+        log(f"[{stage}] resuming from step {start}/{tc.steps}")
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if dev.type == "cuda" else None)
+    if tc.compile:
+        net = torch.compile(net, dynamic=True)
+    writer = _tb(out_dir / "tb" / stage) if rank == 0 else None
+    kill = os.environ.get(KILL_ENV, "")
+    n = objective.n_examples()
+    from tqdm import tqdm
+
+    bar = tqdm(range(start, tc.steps), desc=f"train {stage}", initial=start, total=tc.steps, disable=rank != 0)
+    t0, toks = time.time(), 0
+    for step in bar:
+        if kill == f"{stage}:{step}":
+            raise KeyboardInterrupt(f"{KILL_ENV}: simulated kill at {stage} step {step}")
+        model.train()
+        rng = step_rng(tc.seed, stage, step)
+        idx = rng.choice(n, size=tc.batch_size, replace=n < tc.batch_size)[rank::world]
+        batch = {k: v.to(dev) for k, v in objective.batch(idx, rng).items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, tc)
+        torch.manual_seed(tc.seed * 1_000_003 + step)  # dropout depends on the step only
+        with autocast(dev, amp):
+            loss = objective.loss(net, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        toks += int(batch["n_tokens"].sum()) if "n_tokens" in batch else 0
+        lv = float(loss.detach())
+        history.append(lv)
+        if step % tc.log_every == 0 or step == tc.steps - 1:
+            bar.set_postfix(loss=f"{lv:.3f}", lr=f"{lr_at(step, tc):.1e}")
+            if writer is not None:
+                writer.add_scalar("loss", lv, step)
+                writer.add_scalar("lr", lr_at(step, tc), step)
+                writer.add_scalar("grad_norm", float(gnorm), step)
+        if rank == 0 and ((step + 1) % tc.ckpt_every == 0) and step + 1 < tc.steps:
+            _save(last, {"model": model.state_dict(), "optim": opt.state_dict(), "step": step + 1, "history": history})
+    wall = time.time() - t0
+    if rank == 0:
+        meta = {"stage": stage, "steps": tc.steps, "n_params": model.n_params(), "final_loss": history[-1] if history
+                else None, "history": history, "wall_s": wall, "tokens": toks, "world_size": world}
+        _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__})
+        meta["weights_sha"] = weights_sha(model.state_dict())
+        (out_dir / f"{stage}.train.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "history"}))
+        last.unlink(missing_ok=True)
+        log(f"[{stage}] done: {tc.steps} steps, loss {meta['final_loss']:.3f}, {wall:.0f} s")
+    if writer is not None:
+        writer.close()
+    if world > 1:
+        torch.distributed.barrier()
+    return final
+
+
+def weights_sha(state: dict) -> str:
+    """Hash of a model's weights (not of a checkpoint file, whose metadata holds wall times)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(state.items()):
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_trained(path: Path, cfg: TaskConfig, device: str = "cpu") -> TokenLM:
+    ck = torch.load(path, map_location=device, weights_only=False)
+    model = TokenLM(cfg.lm, LMShape(**ck["shape"])).to(device)
+    model.load_state_dict(ck["model"])
+    return model.eval()
+
+
+def _tb(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # noqa: BLE001 - TensorBoard is a convenience, never a reason to stop training
+        return None
+    return SummaryWriter(str(path))

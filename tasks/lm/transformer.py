@@ -1,0 +1,155 @@
+"""The one LM every task and codec uses: a pre-norm decoder-only transformer over [text | audio].
+
+Input is a text prefix (phonemes, caption words, or a lone BOS) followed by K parallel audio streams
+whose embeddings are summed per step (K = 1 for the VALL-E AR model and flatten; K = n_q for the
+NAR model and the delay pattern). Each stream has its own output head. Attention is PyTorch SDPA,
+causal (AR) or bidirectional (NAR), with a key-padding mask; a KV cache makes AR sampling linear.
+Positions are sinusoidal and counted separately in text and audio (as VALL-E), so no length cap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from bench.tasks.config import LMCfg
+from torch import nn
+
+# audio special ids, appended after the code slots: vocab = audio_vocab + N_SPECIAL
+PAD, BOS, EOS, SEP = 0, 1, 2, 3
+N_SPECIAL = 4
+# text special ids (first slots of the text vocabulary)
+T_PAD, T_BOS, T_EOS, T_UNK = 0, 1, 2, 3
+T_SPECIAL = 4
+
+
+def audio_special(audio_vocab: int, which: int) -> int:
+    return audio_vocab + which
+
+
+@dataclass
+class LMShape:
+    """What a task asks of the LM besides the preset: streams, per-stream code ids, levels, causality."""
+
+    n_streams: int = 1
+    code_vocab: int = 1024  # ids per stream before specials (flatten: n_q * audio_vocab)
+    n_levels: int = 0  # NAR: a level embedding tells which codebook to predict
+    causal: bool = True
+
+
+def sinusoid(pos: torch.Tensor, dim: int) -> torch.Tensor:
+    half = dim // 2
+    freq = torch.exp(-math.log(10000.0) * torch.arange(half, device=pos.device, dtype=torch.float32) / half)
+    ang = pos.float()[..., None] * freq
+    return torch.cat([ang.sin(), ang.cos()], dim=-1)
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, n_heads: int, ffn_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, ffn_mult * d), nn.GELU(), nn.Linear(ffn_mult * d, d))
+        self.drop = nn.Dropout(dropout)
+        self.p_attn = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, cache: dict | None) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p_attn if self.training else 0.0)
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, n, d)))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class TokenLM(nn.Module):
+    def __init__(self, cfg: LMCfg, shape: LMShape) -> None:
+        super().__init__()
+        d = cfg.d_model
+        if d % cfg.n_heads:
+            raise ValueError(f"d_model {d} is not divisible by n_heads {cfg.n_heads}")
+        self.cfg, self.shape = cfg, shape
+        self.vocab = shape.code_vocab + N_SPECIAL
+        self.text_emb = nn.Embedding(cfg.text_vocab, d, padding_idx=T_PAD)
+        self.audio_emb = nn.ModuleList(nn.Embedding(self.vocab, d) for _ in range(shape.n_streams))
+        self.seg_emb = nn.Embedding(2, d)
+        self.level_emb = nn.Embedding(shape.n_levels, d) if shape.n_levels else None
+        self.blocks = nn.ModuleList(Block(d, cfg.n_heads, cfg.ffn_mult, cfg.dropout) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, shape.n_streams * self.vocab, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def embed(
+        self, text: torch.Tensor | None, audio: torch.Tensor, level: torch.Tensor | None, audio_start: int = 0
+    ) -> torch.Tensor:
+        """text [B, Lt] (or None when continuing from a cache), audio [B, K, La] -> [B, Lt+La, D]."""
+        d = self.cfg.d_model
+        b, _, la = audio.shape
+        a = sum(emb(audio[:, k]) for k, emb in enumerate(self.audio_emb))
+        pos = torch.arange(audio_start, audio_start + la, device=audio.device)
+        a = a + sinusoid(pos, d).to(a.dtype) + self.seg_emb.weight[1]
+        if self.level_emb is not None and level is not None:
+            a = a + self.level_emb(level)[:, None, :]
+        if text is None:
+            return self.drop(a)
+        t = self.text_emb(text) + sinusoid(torch.arange(text.shape[1], device=text.device), d) + self.seg_emb.weight[0]
+        return self.drop(torch.cat([t, a], dim=1))
+
+    def forward(
+        self,
+        text: torch.Tensor | None,
+        audio: torch.Tensor,
+        key_mask: torch.Tensor | None = None,
+        level: torch.Tensor | None = None,
+        cache: list[dict] | None = None,
+        audio_start: int = 0,
+    ) -> torch.Tensor:
+        """Logits [B, K, La, vocab] for the audio positions.
+
+        ``key_mask`` [B, L_total_keys] is True where a key is real. With ``cache`` (a list of one dict
+        per block, filled in place) the call appends to earlier keys: pass ``text=None`` after the first.
+        """
+        x = self.embed(text, audio, level, audio_start)
+        n = x.shape[1]
+        past = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
+        mask = self._mask(n, past, key_mask, x.device)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, mask, cache[i] if cache is not None else None)
+        la = audio.shape[2]
+        h = self.ln_f(x[:, n - la :])
+        b = h.shape[0]
+        return self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
+
+    def _mask(self, n: int, past: int, key_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+        m = None
+        if self.shape.causal:
+            qi = torch.arange(past, past + n, device=device)[:, None]
+            ki = torch.arange(past + n, device=device)[None, :]
+            m = (ki <= qi)[None, None]  # [1, 1, n, past+n]
+        if key_mask is not None:
+            km = key_mask[:, None, None, :]
+            m = km if m is None else (m & km)
+        return m
+
+    def new_cache(self) -> list[dict]:
+        return [{} for _ in self.blocks]

@@ -1,0 +1,64 @@
+"""Shared body of the music and sound tasks: one causal pattern LM, scored by FAD against real clips."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from bench.tasks.common import Context, LMTask
+from bench.tasks.lm.generate import item_generator
+from bench.tasks.lm.pattern_lm import PatternObjective, pattern_generate, pattern_shape
+from bench.tasks.lm.transformer import T_BOS, T_EOS
+from bench.tasks.score import is_set_level, metric_of, score_items, score_set
+
+from bench.metrics import Item
+
+
+class PatternTask(LMTask):
+    variants: ClassVar[tuple[str, ...]] = ("lm",)
+
+    def shapes(self, cfg) -> dict:
+        return {"lm": pattern_shape(cfg.data.pattern, cfg.data.n_q, cfg.lm.audio_vocab)}
+
+    def text_ids(self, row: dict, ctx: Context) -> list[int]:
+        return ctx.vocab.encode(row[self.text_field]) if self.text_field else [T_BOS, T_EOS]
+
+    def train_frames(self, ctx: Context) -> int:
+        raise NotImplementedError
+
+    def objective(self, stage: str, ctx: Context):
+        d = ctx.cfg.data
+        rows = ctx.split("train")
+        return PatternObjective([self.text_ids(r, ctx) for r in rows], [ctx.cache.codes(r["id"], d.n_q) for r in rows],
+                                d.pattern, d.n_q, ctx.cfg.lm.audio_vocab, self.train_frames(ctx))
+
+    def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
+        """(prompt codes [n_q, P], total frames to reach)."""
+        raise NotImplementedError
+
+    def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
+        cfg = ctx.cfg
+        prompt, total = self.prompt_and_length(item, ctx)
+        codes = pattern_generate(models["lm"], self.text_ids(item, ctx), prompt, total, cfg.data.pattern,
+                                 cfg.lm.audio_vocab, ctx.codebook_size, cfg.generate.temperature, cfg.generate.top_k,
+                                 item_generator(cfg.generate.seed, item["id"]))
+        return {"lm": codes[:, prompt.shape[1] :]}
+
+    def reference_audio(self, item: dict, ctx: Context, sr: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int, log=print):
+        refs = [Item(id=it["id"], audio=self.reference_audio(it, ctx, sr), sr=sr) for it in items]
+        records, per_item = [], {it["id"]: {"id": it["id"]} for it in items}
+        for name in ctx.cfg.metrics:
+            for variant in self.variants:
+                hyp = [Item(id=it["id"], audio=audio[variant][it["id"]], sr=sr, ref_audio=r.audio,
+                            ref_text=it.get("caption")) for it, r in zip(items, refs, strict=True)]
+                if is_set_level(name):
+                    summ = score_set(name, hyp, refs, log)
+                else:
+                    vals, summ = score_items(name, hyp, log)
+                    for it, v in zip(items, vals, strict=True):
+                        per_item[it["id"]][f"{name}@{variant}"] = v
+                records.append({**summ, "metric": metric_of(name), "variant": variant})
+        return {"records": records, "reference": [], "items": list(per_item.values())}

@@ -1,0 +1,305 @@
+"""``bench run``: data -> codec -> tokens -> LM training -> generation -> decoding -> scores -> records.
+
+Every stage leaves its artefact in the run directory
+``data/runs/<task>/<preset>/<codec>-<confighash>/`` and skips itself when that artefact exists, so a
+killed run picks up where it stopped and a finished run (``done.json``) is a no-op unless ``force``.
+The config hash covers the task preset only (never the codec), so all codecs of one preset share it:
+that is the equal-budget rule's footprint on disk (see :mod:`bench.tasks.budget`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from bench.tasks.config import TaskConfig, load_task_config, to_dict
+
+from bench import paths
+from bench.atomic import write_json, write_text
+
+SCORE_SR = 16000  # every output is resampled to this before it is written and scored
+
+
+class Log:
+    """Print and append to the run's log.txt."""
+
+    def __init__(self, path: Path | None = None, echo=print) -> None:
+        self.path, self.echo = path, echo
+
+    def __call__(self, msg: str) -> None:
+        self.echo(msg)
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(time.strftime("%H:%M:%S ") + msg + "\n")
+
+
+def run_dir_of(task: str, codec: str, preset: str, cfg: TaskConfig, data_dir=None) -> Path:
+    return paths.data_root(data_dir) / "runs" / task / preset / f"{codec}-{cfg.hash}"
+
+
+def records_path(preset: str, task: str, codec: str, results_dir=None) -> Path:
+    return paths.results_root(results_dir) / "records" / preset / f"{task}__{codec}.jsonl"
+
+
+def _write_records(path: Path, recs: list[dict]) -> None:
+    from bench.results import validate
+
+    for r in recs:
+        validate(r)
+    write_text(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in recs))
+
+
+def _weights_sha(run_dir: Path, stage: str) -> str:
+    return json.loads((run_dir / f"{stage}.train.json").read_text())["weights_sha"]
+
+
+def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Path, codebook_size: int):
+    from bench.tasks.common import Context
+    from bench.tasks.lm.text import Vocab
+
+    from bench.data.manifest import read_manifest
+
+    rows = read_manifest(manifest)
+    missing = [r["id"] for r in rows if r["id"] not in cache.index]
+    if missing:
+        raise RuntimeError(f"{manifest} changed after it was tokenized ({len(missing)} clips not in {cache.dir}, "
+                           f"e.g. {missing[0]!r}); rerun to tokenize the new manifest")
+    vocab = None
+    if task_obj.text_field:
+        vp = run_dir / "vocab.json"
+        if vp.is_file():
+            vocab = Vocab.load(vp)
+        else:
+            texts = [r.get(task_obj.text_field) or "" for r in rows if r["split"] == "train"]
+            vocab = Vocab.build(texts, task_obj.text_unit, cfg.lm.text_vocab)
+            vocab.save(vp)
+    return Context(cfg, rows, manifest, cache, run_dir, codebook_size, vocab)
+
+
+def context_from_run_dir(run_dir: Path):
+    """Rebuild a run's context from its state.json (the DDP entry point: no codec needed)."""
+    from bench.tasks import TASKS
+    from bench.tasks.tokens import TokenCache
+
+    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
+
+    st = json.loads((run_dir / "state.json").read_text())
+    cfg = load_task_config(st["task"], st["preset"], st["overrides"])
+    task_obj = TASKS.get(st["task"])()
+    cache = TokenCache.open(Path(st["cache_dir"]))
+    return task_obj, build_context(task_obj, cfg, Path(st["manifest"]), cache, run_dir, st["codebook_size"])
+
+
+def train_stage(task_obj, ctx, stage: str, device: str, nproc: int, log) -> Path:
+    from bench.tasks.lm.train import final_path, train
+
+    if (ctx.run_dir / f"{stage}.train.json").is_file():
+        log(f"[{stage}] trained already ({stage}.train.json)")
+        return final_path(ctx.run_dir, stage)
+    if nproc > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "bench.tasks.lm.ddp", "--run-dir", str(ctx.run_dir), "--stage", stage, "--device", device]
+        log(f"train: {stage} on {nproc} processes: {' '.join(cmd)}")
+        rc = subprocess.run(cmd).returncode
+        if rc != 0:
+            raise RuntimeError(f"DDP training of {stage} failed (exit {rc}); rerun to resume from its checkpoint")
+        return final_path(ctx.run_dir, stage)
+    return train(task_obj.objective(stage, ctx), ctx.cfg, ctx.run_dir, stage, device=device, log=log)
+
+
+def generate_stage(task_obj, ctx, items: list[dict], device: str, log) -> None:
+    """Codes per (variant, item) under gen/, one .npy each, skipped when present (resumable)."""
+    from bench.tasks.lm.train import final_path, load_trained
+    from tqdm import tqdm
+
+    from bench.atomic import atomic_path
+
+    todo = [it for it in items if not all((ctx.run_dir / "gen" / v / f"{it['id']}.npy").is_file()
+                                          for v in task_obj.variants)]
+    if not todo:
+        return
+    models = {s: load_trained(final_path(ctx.run_dir, s), ctx.cfg, device) for s in task_obj.shapes(ctx.cfg)}
+    for it in tqdm(todo, desc="generate", unit="item"):
+        out = task_obj.generate(models, it, ctx)
+        for v, codes in out.items():
+            p = ctx.run_dir / "gen" / v / f"{it['id']}.npy"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(p) as tmp, open(tmp, "wb") as f:
+                np.save(f, codes.astype(np.int64))
+
+
+def decode_stage(task_obj, ctx, codec, items: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+    """Decode every generated code array to samples/<variant>/<id>.wav at SCORE_SR (skipping existing files)."""
+    import torch
+    from tqdm import tqdm
+
+    from bench.audio import load, resample, write
+
+    audio: dict[str, dict[str, np.ndarray]] = {v: {} for v in task_obj.variants}
+    jobs = [(v, it) for v in task_obj.variants for it in items]
+    for v, it in tqdm(jobs, desc="decode", unit="clip"):
+        wav_p = ctx.run_dir / "samples" / v / f"{it['id']}.wav"
+        if not wav_p.is_file():
+            codes = np.load(ctx.run_dir / "gen" / v / f"{it['id']}.npy")
+            with torch.no_grad():
+                y = codec.decode(torch.from_numpy(codes)[None].to(codec.device)).float().cpu().numpy()[0, 0]
+            write(wav_p, resample(y, codec.sample_rate, SCORE_SR), SCORE_SR)
+        audio[v][it["id"]] = load(wav_p, checks=None)[0]
+    return audio
+
+
+def run(
+    task: str, codec: str, preset: str, overrides: tuple[str, ...] | list[str] = (), device: str = "cpu",
+    force: bool = False, data_dir=None, results_dir=None, nproc: int = 1, echo=print, until: str | None = None,
+) -> list[dict]:
+    """Run one (task, codec, preset); return the records written (or already there).
+
+    ``until`` ("tokenize", "train" or "generate") stops after that stage: train and generate on a GPU
+    machine, bring the run dir back, and the same command without ``until`` decodes and scores here.
+    """
+    from bench.tasks import TASKS
+
+    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
+
+    t_start = time.time()
+    cfg = load_task_config(task, preset, list(overrides))
+    run_dir = run_dir_of(task, codec, preset, cfg, data_dir)
+    done = run_dir / "done.json"
+    if done.is_file() and not force and json.loads(done.read_text()).get("codec_id") != _codec_id(codec, cfg, data_dir):
+        echo(f"run: {task}/{preset}/{codec}: the codec's weights changed since the finished run; rerunning")
+        force = True
+    if done.is_file() and not force:
+        echo(f"run: {task}/{preset}/{codec} finished already ({run_dir}); --force reruns it")
+        return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = Log(run_dir / "log.txt", echo)
+    write_text(run_dir / "config.yaml", _yaml(to_dict(cfg)))
+    log(f"run: {task} / {codec} / {preset} (config {cfg.hash}) -> {run_dir}")
+    task_obj = TASKS.get(task)()
+    wall: dict[str, float] = {}
+
+    def stage(name: str, i: int):
+        log(f"[{i}/6] {name}")
+        wall[name] = time.time()
+
+    def end(name: str) -> None:
+        wall[name] = round(time.time() - wall[name], 2)
+
+    from bench.tasks.budget import budget, budget_hash, check_codec_fits
+    from bench.tasks.codec_setup import load_codec
+    from bench.tasks.tokens import codec_identity, tokenize_manifest
+
+    from bench.data import ensure_built
+
+    stage("data", 1)
+    manifest = ensure_built(cfg.data.recipe, cfg.data.preset, data_dir=data_dir)
+    end("data")
+    stage("codec", 2)
+    codec_obj = load_codec(codec, cfg.data.codec_preset, device=device, data_dir=data_dir, log=log)
+    check_codec_fits(cfg, codec, codec_obj.n_codebooks, codec_obj.codebook_size)
+    end("codec")
+    stage("tokenize", 3)
+    cache = tokenize_manifest(codec_obj, manifest, cfg.data.recipe, cfg.data.preset, data_dir=data_dir, log=log)
+    end("tokenize")
+    if until == "tokenize":
+        return []
+    write_json(run_dir / "state.json", {"task": task, "codec": codec, "preset": preset, "overrides": list(overrides),
+                                        "manifest": str(manifest), "cache_dir": str(cache.dir),
+                                        "codebook_size": codec_obj.codebook_size})
+    ctx = build_context(task_obj, cfg, manifest, cache, run_dir, codec_obj.codebook_size)
+    bud = budget(cfg, task_obj.shapes(cfg))
+    write_json(run_dir / "budget.json", bud)
+    stage("train", 4)
+    ckpts = {s: train_stage(task_obj, ctx, s, device, nproc, log) for s in task_obj.shapes(cfg)}
+    end("train")
+    if until == "train":
+        return []
+    stage("generate + decode", 5)
+    items = task_obj.test_items(ctx)
+    log(f"generate: {len(items)} test items, variants {', '.join(task_obj.variants)}")
+    generate_stage(task_obj, ctx, items, device, log)
+    if until == "generate":
+        log(f"run: stopped after generate (--until); bring {run_dir} back and rerun without --until to score")
+        return []
+    audio = decode_stage(task_obj, ctx, codec_obj, items)
+    end("generate + decode")
+    stage("score", 6)
+    out = task_obj.score(ctx, items, audio, SCORE_SR, log=log)
+    end("score")
+
+    from bench.results import make_record
+
+    extra = {"codec_id": codec_identity(codec_obj), "codec_weights": codec_obj.weights().source,
+             "frame_rate": codec_obj.frame_rate, "codebook_size": codec_obj.codebook_size, "n_q": cfg.data.n_q,
+             "kbps": round(codec_obj.bitrate(cfg.data.n_q) / 1000, 3), "budget_hash": budget_hash(bud),
+             "n_params": bud["n_params"], "lm_ckpt": {s: _weights_sha(run_dir, s) for s in ckpts},
+             "token_cache": cache.dir.name, "wall_s": {**wall, "total": round(time.time() - t_start, 2)}}
+    run_id = f"{task}/{preset}/{codec}-{cfg.hash}"
+
+    def rec(r: dict, kind: str, codec_name: str, rid: str, ex: dict) -> dict:
+        return make_record(run_id=rid, kind=kind, task=task, codec=codec_name, preset=preset, metric=r["metric"],
+                           backend=r["backend"], value=r["value"], n=r["n"], ci_low=r.get("ci_low"),
+                           ci_high=r.get("ci_high"), higher_is_better=r.get("higher_is_better"), config_hash=cfg.hash,
+                           extra={**r.get("extra", {}), "variant": r["variant"], **ex})
+
+    recs = [rec(r, "task", codec, run_id, extra) for r in out["records"]]
+    _write_records(records_path(preset, task, codec, results_dir), recs)
+    if out["reference"]:
+        ref = [rec(r, "reference", "reference", f"{task}/{preset}/reference-{cfg.hash}", {"n_items": len(items)})
+               for r in out["reference"]]
+        _write_records(records_path(preset, task, "reference", results_dir), ref)
+    write_text(run_dir / "scores.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in out["items"]))
+    write_text(run_dir / "records.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in recs))
+    write_json(done, {"records": len(recs), "wall_s": extra["wall_s"], "codec_id": extra["codec_id"]})
+    for r in recs:
+        log(f"  {r['metric']:<16} {r['backend']['name']:<32} {_fmt(r['value'])}  (n={r['n']})")
+    log(f"run: done in {time.time() - t_start:.0f} s; records -> {records_path(preset, task, codec, results_dir)}")
+    return recs
+
+
+def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:
+    """The codec's current weights identity (cheap: no model load), None if it cannot be read."""
+    from bench.codecs import get_codec
+    from bench.tasks.tokens import codec_identity
+
+    import bench.registry_builtin  # noqa: F401
+
+    try:
+        return codec_identity(get_codec(codec, preset=cfg.data.codec_preset, data_dir=data_dir))
+    except Exception:  # noqa: BLE001 - an unreadable codec is handled by the run itself
+        return None
+
+
+def run_matrix(tasks: list[str], codecs: list[str], preset: str, **kw) -> dict[tuple[str, str], str]:
+    """Every (task, codec); a failure is reported and the matrix goes on. Returns {(task, codec): status}."""
+    status = {}
+    for t in tasks:
+        for c in codecs:
+            try:
+                run(t, c, preset, **kw)
+                status[(t, c)] = "ok"
+            except Exception as e:  # noqa: BLE001 - one broken codec must not hide the others' results
+                kw.get("echo", print)(f"run: {t}/{c} failed: {type(e).__name__}: {e}")
+                status[(t, c)] = f"failed: {e}"
+    return status
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def _yaml(d: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(d, sort_keys=True)
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,101 @@
+"""Test fixtures for the task runners (not a codec, not a metric): a fixed random-projection RVQ
+"codec", an RMS "metric" and a tiny speech-like manifest. Registered only inside tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench.codecs import CODECS, Codec, WeightsStatus
+
+from bench.data.manifest import write_manifest
+from bench.metrics import METRICS, MetricBackend
+
+HOP, SR, DIM = 320, 16000, 8
+
+
+class ProjectionRVQ(Codec):
+    """Frames of HOP samples -> fixed random projection -> residual VQ against fixed random codebooks."""
+
+    name = "test-rpq"
+    codebooks = 64
+
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        g = torch.Generator().manual_seed(0)
+        self.proj = torch.randn(HOP, DIM, generator=g) / HOP**0.5
+        self.books = torch.randn(8, self.codebooks, DIM, generator=g) * torch.logspace(0, -1.5, 8)[:, None, None]
+
+    sample_rate = property(lambda self: SR)
+    frame_rate = property(lambda self: SR / HOP)
+    n_codebooks = property(lambda self: 8)
+    codebook_size = property(lambda self: self.codebooks)
+
+    def weights(self) -> WeightsStatus:
+        return WeightsStatus("published", "test fixture", True)
+
+    def encode(self, wav, n_q=None):
+        n_q = self._check_n_q(n_q)
+        b, _, t = wav.shape
+        f = -(-t // HOP)
+        x = torch.nn.functional.pad(wav[:, 0], (0, f * HOP - t)).view(b, f, HOP) @ self.proj
+        codes = []
+        for k in range(n_q):
+            idx = torch.cdist(x, self.books[k][None].expand(b, -1, -1)).argmin(-1)
+            codes.append(idx)
+            x = x - self.books[k][idx]
+        return torch.stack(codes, 1)
+
+    def decode(self, codes):
+        z = sum(self.books[k][codes[:, k]] for k in range(codes.shape[1]))
+        return (z @ torch.linalg.pinv(self.proj)).reshape(codes.shape[0], 1, -1)
+
+
+class RMSBackend(MetricBackend):
+    """Item-level fixture metric: RMS of the audio (deterministic, depends on the audio)."""
+
+    metric, backend, needs = "wer", "test-rms", ()
+
+    @classmethod
+    def available(cls):
+        return True, ""
+
+    def identity(self):
+        return {"name": "wer/test-rms", "model": "rms", "version": "1", "weights_hash": None}
+
+    def score(self, items):
+        return [float(np.sqrt(np.mean(it.audio.astype(np.float64) ** 2))) for it in items]
+
+
+def register() -> None:
+    if "test-rpq" not in CODECS:
+        CODECS.register("test-rpq", ProjectionRVQ)
+    if "wer/test-rms" not in METRICS:
+        METRICS.register("wer/test-rms", RMSBackend)
+
+
+PHON = ["hɛloʊ wɝld", "ðə kæt sæt", "ɡʊd mɔɹnɪŋ", "waɪ nɑt", "siː juː", "ɔl ɹaɪt"]
+
+
+def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: float = 1.0) -> Path:
+    """Tones per 'speaker' (pitch) and 'word' (amplitude pattern): train speakers + one unseen test speaker."""
+    from bench.audio import write
+
+    rng = np.random.default_rng(0)
+    rows = []
+    spks = [(f"spk{i}", "train") for i in range(n_train_spk)] + [("spkT", "test")]
+    for si, (spk, split) in enumerate(spks):
+        for j in range(per_spk):
+            t = np.arange(int(SR * seconds * (1 + 0.25 * (j % 2)))) / SR
+            x = 0.3 * np.sin(2 * np.pi * (150 + 60 * si) * t) * (1 + 0.5 * np.sin(2 * np.pi * (j + 1) * t))
+            x = (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+            rid = f"{spk}-{j}"
+            write(root / "audio" / f"{rid}.flac", x, SR)
+            row = {"id": rid, "path": f"audio/{rid}.flac", "duration": len(t) / SR, "sr": SR, "split": split,
+                   "speaker": spk, "phonemes": PHON[j % len(PHON)], "text": PHON[j % len(PHON)],
+                   "caption": f"a tone number {j}", "piece": spk}
+            if split == "test" and j > 0:
+                row["prompt_id"] = f"{spk}-0"
+            rows.append(row)
+    return write_manifest(root / "manifest.jsonl", rows)
