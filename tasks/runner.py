@@ -241,7 +241,8 @@ def run(
              "frame_rate": codec_obj.frame_rate, "codebook_size": codec_obj.codebook_size, "n_q": cfg.data.n_q,
              "kbps": round(codec_obj.bitrate(cfg.data.n_q) / 1000, 3), "budget_hash": budget_hash(bud),
              "n_params": bud["n_params"], "lm_ckpt": {s: _weights_sha(run_dir, s) for s in ckpts},
-             "token_cache": cache.dir.name, "wall_s": {**wall, "total": round(time.time() - t_start, 2)}}
+             "token_cache": cache.dir.name, "wall_s": {**wall, "total": round(time.time() - t_start, 2)},
+             "train_curve": {s: _train_curve(run_dir, s) for s in ckpts}, "run_dir": _rel_run_dir(run_dir, data_dir)}
     run_id = f"{task}/{preset}/{codec}-{cfg.hash}"
 
     def rec(r: dict, kind: str, codec_name: str, rid: str, ex: dict) -> dict:
@@ -263,6 +264,20 @@ def run(
         log(f"  {r['metric']:<16} {r['backend']['name']:<32} {_fmt(r['value'])}  (n={r['n']})")
     log(f"run: done in {time.time() - t_start:.0f} s; records -> {records_path(preset, task, codec, results_dir)}")
     return recs
+
+
+def _train_curve(run_dir: Path, stage: str) -> dict:
+    """The stage's down-sampled loss curve from ``<stage>.train.json`` (empty when absent)."""
+    p = run_dir / f"{stage}.train.json"
+    return json.loads(p.read_text()).get("curve", {"step": [], "loss": []}) if p.is_file() else {"step": [], "loss": []}
+
+
+def _rel_run_dir(run_dir: Path, data_dir) -> str:
+    root = paths.data_root(data_dir)
+    try:
+        return str(run_dir.resolve().relative_to(root))
+    except ValueError:
+        return str(run_dir)
 
 
 def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:

@@ -27,7 +27,10 @@ def score_items(name: str, items: list[Item], log=print) -> tuple[list[float | N
     except BackendUnavailable as e:
         log(f"score: {name} unavailable: {e}")
         return [None] * len(items), _unavailable(name, str(e), len(items))
-    return vals, dict(scoring.summarize(name, vals))
+    summ = dict(scoring.summarize(name, vals))
+    # per-item values ride on the record so paired significance tests work from committed results alone
+    summ["extra"] = {"per_item": {"ids": [it.id for it in items], "values": vals}}
+    return vals, summ
 
 
 def score_set(name: str, hyp: list[Item], ref: list[Item], log=print) -> dict:

@@ -185,8 +185,10 @@ def read_tensorboard(tb_dir: Path) -> dict[str, dict[str, list[float]]]:
 
 def _curves_of(row: dict, data_root: Path | None) -> dict[str, dict]:
     """{stage: curve}: ``extra.train_curve``, else ``train_log.csv``, else TensorBoard, in the run dir."""
-    if isinstance(row.get("train_curve"), dict):
-        return {"": row["train_curve"]}
+    curve = row.get("train_curve")
+    if isinstance(curve, dict) and curve:
+        # one curve ({"step", "loss", ...}) or one per training stage ({"ar": {...}, "nar": {...}})
+        return {"": curve} if "step" in curve else {k: v for k, v in curve.items() if isinstance(v, dict)}
     run = Path(row["run_dir"]) if isinstance(row.get("run_dir"), str) else Path("runs") / str(row.get("run_id"))
     if not run.is_absolute():
         if data_root is None:

@@ -163,7 +163,9 @@ def train(
                 else None, "history": history, "wall_s": wall, "tokens": toks, "world_size": world}
         _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__})
         meta["weights_sha"] = weights_sha(model.state_dict())
-        (out_dir / f"{stage}.train.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "history"}))
+        summary = {k: v for k, v in meta.items() if k != "history"}
+        summary["curve"] = downsample_curve(history)
+        (out_dir / f"{stage}.train.json").write_text(json.dumps(summary))
         last.unlink(missing_ok=True)
         log(f"[{stage}] done: {tc.steps} steps, loss {meta['final_loss']:.3f}, {wall:.0f} s")
     if writer is not None:
@@ -171,6 +173,19 @@ def train(
     if world > 1:
         torch.distributed.barrier()
     return final
+
+
+def downsample_curve(history: list[float], points: int = 200) -> dict[str, list]:
+    """Loss per step, averaged into at most ``points`` buckets (what reports plot as the training curve)."""
+    if not history:
+        return {"step": [], "loss": []}
+    size = max(1, -(-len(history) // points))
+    steps, losses = [], []
+    for i in range(0, len(history), size):
+        chunk = history[i : i + size]
+        steps.append(i + len(chunk) - 1)
+        losses.append(round(sum(chunk) / len(chunk), 5))
+    return {"step": steps, "loss": losses}
 
 
 def weights_sha(state: dict) -> str:
