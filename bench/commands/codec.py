@@ -1,0 +1,47 @@
+"""Verbs ``train-codec`` and ``eval-codec`` (option parsing only; the work is in bench.train / bench.codec_eval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    @app.command("train-codec")
+    def train_codec_cmd(
+        name: str = typer.Argument(..., help="A trainable codec: xcodec, xcodec-acoustic, encodec@here, ..."),
+        preset: str = typer.Option("smoke", "--preset", help="smoke | small | paper"),
+        sets: list[str] = typer.Option([], "--set", help="Override a config value: --set train.steps=100"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
+        device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+        manifest: Path | None = typer.Option(None, "--manifest", help="Train on this manifest instead of the "
+                                             "speech recipe of the same preset."),
+        threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch default)."),
+    ) -> None:
+        """Train a codec (resumes a killed run; a finished run is a no-op). Writes data/codecs/NAME/PRESET-HASH/."""
+        import torch
+
+        from bench.train.run import train_codec
+
+        if threads:
+            torch.set_num_threads(threads)
+        out = train_codec(name, preset, sets, data_dir, device, manifest)
+        typer.echo(str(out))
+
+    @app.command("eval-codec")
+    def eval_codec_cmd(
+        names: list[str] = typer.Argument(..., help="Codecs to evaluate side by side."),
+        preset: str = typer.Option("smoke", "--preset", help="Data preset of the speech test split."),
+        codec_preset: str | None = typer.Option(None, "--codec-preset", help="Codec preset (default: same)."),
+        data_dir: Path | None = typer.Option(None, "--data-dir"),
+        device: str = typer.Option("cpu", "--device"),
+        limit: int = typer.Option(0, "--limit", help="Evaluate only the first N test clips (0: all)."),
+        no_wer: bool = typer.Option(False, "--no-wer", help="Skip the ASR probe."),
+    ) -> None:
+        """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""
+        from bench.codec_eval import evaluate, print_comparisons, print_table
+
+        records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer)
+        print_table(records)
+        print_comparisons(records)

@@ -1,0 +1,39 @@
+"""``bench train-codec NAME``: resolve a registered codec's trainable, its data and run folder, train.
+
+A codec class is trainable when it defines ``trainable(preset, overrides, data_dir) ->
+(TrainableCodec, resolved config dict)``; the run folder is ``data/codecs/<name>/<preset>-<hash>/``
+with the hash of that resolved config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.config import config_hash
+
+
+def resolve(name: str, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
+    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
+    from bench.codecs import CODECS
+
+    cls = CODECS.get(name)
+    if not hasattr(cls, "trainable"):
+        raise ValueError(f"codec {name!r} is not trainable here (it has no `trainable` classmethod)")
+    trainable, cfg_dict = cls.trainable(preset, list(overrides), data_dir=data_dir, load_teacher=load_teacher,
+                                        device=device)
+    return trainable, cfg_dict
+
+
+def train_codec(name: str, preset: str, overrides=(), data_dir=None, device: str = "cpu",
+                manifest: str | Path | None = None, recipe: str = "speech", dist=None, progress: bool = True) -> Path:
+    from bench.train.loop import run_dir, train
+
+    trainable, cfg_dict = resolve(name, preset, overrides, data_dir, device=device)
+    if manifest is None:
+        from bench.data import ensure_built
+
+        manifest = ensure_built(recipe, preset, data_dir)
+    out = run_dir(name, preset, config_hash(cfg_dict), data_dir)
+    train(trainable, manifest, out, cfg_dict, device=device, dist=dist, progress=progress)
+    return out
+

@@ -1,0 +1,54 @@
+"""Codec evaluation helpers: n_q points, token statistics, records and the side-by-side table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.codec_eval import _record, n_q_points, table_rows, token_stats, write_records
+from bench.results import load
+
+
+def test_n_q_points_follow_the_published_set():
+    assert n_q_points(4) == [1, 2, 3, 4]
+    assert n_q_points(8) == [1, 2, 3, 4, 8]
+    assert n_q_points(12) == [1, 2, 3, 4, 8, 12]
+    assert n_q_points(1) == [1]
+
+
+def test_token_stats_usage_and_perplexity():
+    uniform = [np.arange(16).reshape(1, 16), np.arange(16).reshape(1, 16)]
+    st = token_stats(uniform, 16)[0]
+    assert st["usage"] == 1.0 and abs(st["perplexity"] - 16) < 1e-9
+    collapsed = token_stats([np.zeros((2, 10), dtype=np.int64)], 1024)
+    assert [s["usage"] for s in collapsed] == [1 / 1024] * 2 and collapsed[0]["perplexity"] == 1.0
+
+
+def test_records_round_trip_and_table(tmp_path):
+    common = {"run_id": "r", "kind": "codec", "task": None, "codec": "xcodec", "preset": "smoke", "config_hash": "h"}
+    recs = [_record(common, f"pesq@nq{k}", 1.0 + k, 3, {"n_q": k}) for k in (1, 4)]
+    recs.append(_record(common, "rtf_encode", 0.5, 3))
+    ref = {**common, "codec": "reference", "kind": "reference"}
+    recs.append(_record(ref, "wer@clean", 0.1, 3))
+    path = write_records(recs, "smoke", "xcodec", results_dir=tmp_path)
+    assert path == tmp_path / "records" / "smoke" / "codec__xcodec.jsonl"
+    assert load(path) == recs
+    rows = table_rows(recs)
+    assert rows[0]["codec"].startswith("reference") and rows[0]["wer"] == 0.1
+    assert [(r["n_q"], r["pesq"], r["rtf_encode"]) for r in rows[1:]] == [(1, 2.0, 0.5), (4, 5.0, 0.5)]
+
+
+def test_paired_wer_between_codecs():
+    from bench.codec_eval import paired_wer
+
+    def rec(codec, vals):
+        common = {"run_id": codec, "kind": "codec", "task": None, "codec": codec, "preset": "smoke",
+                  "config_hash": "h"}
+        per_item = {"per_item": {"ids": [f"u{i}" for i in range(len(vals))], "values": vals}}
+        return _record(common, "wer@nq1", float(np.mean(vals)), len(vals), per_item)
+
+    rng = np.random.default_rng(0)
+    good = list(rng.uniform(0.0, 0.2, 40))
+    bad = [v + 0.5 for v in good]
+    (c,) = paired_wer([rec("xcodec", good), rec("xcodec-acoustic", bad)])
+    assert (c["a"], c["b"]) == ("xcodec", "xcodec-acoustic")
+    assert abs(c["diff"] + 0.5) < 1e-9 and c["significant"] and c["n"] == 40  # diff = a - b
