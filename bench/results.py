@@ -89,7 +89,7 @@ def hardware() -> str:
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def make_record(**fields: Any) -> dict[str, Any]:

@@ -6,19 +6,22 @@ from typing import ClassVar
 
 import numpy as np
 from bench.tasks.common import Context, LMTask
-from bench.tasks.lm.generate import item_generator
-from bench.tasks.lm.pattern_lm import PatternObjective, pattern_generate, pattern_shape
-from bench.tasks.lm.transformer import T_BOS, T_EOS
+from bench.tasks.lm.vocab import T_BOS, T_EOS
 from bench.tasks.score import is_set_level, metric_of, score_items, score_set
 
+from bench.lazy import lazy
 from bench.metrics import Item
+
+# the LM modules (torch) load on first use, so listing tasks stays fast
+_gen = lazy("bench.tasks.lm.generate")
+_plm = lazy("bench.tasks.lm.pattern_lm")
 
 
 class PatternTask(LMTask):
     variants: ClassVar[tuple[str, ...]] = ("lm",)
 
     def shapes(self, cfg) -> dict:
-        return {"lm": pattern_shape(cfg.data.pattern, cfg.data.n_q, cfg.lm.audio_vocab)}
+        return {"lm": _plm.pattern_shape(cfg.data.pattern, cfg.data.n_q, cfg.lm.audio_vocab)}
 
     def text_ids(self, row: dict, ctx: Context) -> list[int]:
         return ctx.vocab.encode(row[self.text_field]) if self.text_field else [T_BOS, T_EOS]
@@ -29,8 +32,9 @@ class PatternTask(LMTask):
     def objective(self, stage: str, ctx: Context):
         d = ctx.cfg.data
         rows = ctx.split("train")
-        return PatternObjective([self.text_ids(r, ctx) for r in rows], [ctx.cache.codes(r["id"], d.n_q) for r in rows],
-                                d.pattern, d.n_q, ctx.cfg.lm.audio_vocab, self.train_frames(ctx))
+        texts = [self.text_ids(r, ctx) for r in rows]
+        codes = [ctx.cache.codes(r["id"], d.n_q) for r in rows]
+        return _plm.PatternObjective(texts, codes, d.pattern, d.n_q, ctx.cfg.lm.audio_vocab, self.train_frames(ctx))
 
     def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
         """(prompt codes [n_q, P], total frames to reach)."""
@@ -39,9 +43,9 @@ class PatternTask(LMTask):
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
         cfg = ctx.cfg
         prompt, total = self.prompt_and_length(item, ctx)
-        codes = pattern_generate(models["lm"], self.text_ids(item, ctx), prompt, total, cfg.data.pattern,
+        codes = _plm.pattern_generate(models["lm"], self.text_ids(item, ctx), prompt, total, cfg.data.pattern,
                                  cfg.lm.audio_vocab, ctx.codebook_size, cfg.generate.temperature, cfg.generate.top_k,
-                                 item_generator(cfg.generate.seed, item["id"]))
+                                 _gen.item_generator(cfg.generate.seed, item["id"]))
         return {"lm": codes[:, prompt.shape[1] :]}
 
     def reference_audio(self, item: dict, ctx: Context, sr: int) -> np.ndarray:

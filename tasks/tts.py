@@ -14,14 +14,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 from bench.tasks.common import Context, LMTask
-from bench.tasks.lm.generate import ar_generate, item_generator, sample
-from bench.tasks.lm.train import IGNORE, masked_ce
-from bench.tasks.lm.transformer import EOS, PAD, SEP, T_PAD, LMShape
+from bench.tasks.lm.vocab import EOS, IGNORE, PAD, SEP, T_PAD, LMShape
 from bench.tasks.score import metric_of, score_items
 
+from bench.lazy import lazy
 from bench.metrics import Item
+
+# torch and the LM modules load on first use, so listing tasks (`bench tasks`) stays fast
+torch = lazy("torch")
+_gen = lazy("bench.tasks.lm.generate")
+_train = lazy("bench.tasks.lm.train")
 
 
 def _pad_stack(seqs: list[np.ndarray], value: int) -> torch.Tensor:
@@ -86,7 +89,7 @@ class TTSAR:
         return _batch([self.d.text[int(i)] for i in idx], xs, ys, v)
 
     def loss(self, model, batch):
-        return masked_ce(model(batch["text"], batch["audio"], batch["key_mask"]), batch["target"])
+        return _train.masked_ce(model(batch["text"], batch["audio"], batch["key_mask"]), batch["target"])
 
 
 class TTSNAR:
@@ -114,7 +117,8 @@ class TTSNAR:
         return b
 
     def loss(self, model, batch):
-        return masked_ce(model(batch["text"], batch["audio"], batch["key_mask"], level=batch["level"]), batch["target"])
+        logits = model(batch["text"], batch["audio"], batch["key_mask"], level=batch["level"])
+        return _train.masked_ce(logits, batch["target"])
 
 
 def nar_input(prompt: np.ndarray, target: np.ndarray, k: int, v: int) -> np.ndarray:
@@ -167,7 +171,7 @@ class TTSTask(LMTask):
 
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
         cfg, v, cb = ctx.cfg, ctx.cfg.lm.audio_vocab, ctx.codebook_size
-        g = item_generator(cfg.generate.seed, item["id"])
+        g = _gen.item_generator(cfg.generate.seed, item["id"])
         dev = next(models["ar"].parameters()).device
         text = torch.tensor(ctx.vocab.encode(item["phonemes"]))
         prompt = self.prompt_codes(item, ctx)
@@ -179,10 +183,10 @@ class TTSTask(LMTask):
         def choose(i: int, logits: torch.Tensor) -> torch.Tensor | None:
             a = allowed.clone()
             a[0, v + EOS] = i >= min_f
-            tok = sample(logits, a, cfg.generate.temperature, cfg.generate.top_k, g)
+            tok = _gen.sample(logits, a, cfg.generate.temperature, cfg.generate.top_k, g)
             return None if int(tok[0]) == v + EOS else tok
 
-        ar = ar_generate(models["ar"], text, prefix, ctx.frames(cfg.data.max_gen_seconds), choose).numpy()
+        ar = _gen.ar_generate(models["ar"], text, prefix, ctx.frames(cfg.data.max_gen_seconds), choose).numpy()
         codes = np.concatenate([ar, np.zeros((cfg.data.n_q - 1, ar.shape[1]), dtype=np.int64)], axis=0)
         nar = models["nar"]
         with torch.no_grad():

@@ -53,6 +53,10 @@ def test_non_editable_install(tmp_path):
         capture_output=True,
     )
     assert (site / "bench" / "codecs" / "base.py").is_file()
+    # presets are data files: they must ship in a non-editable install too
+    for rel in ("codecs/xcodec/configs/smoke.yaml", "tasks/configs/tts.smoke.yaml", "data/configs/speech.smoke.yaml",
+                "codecs/peer_configs/speechtokenizer_base.json"):
+        assert (site / "bench" / rel).is_file(), rel
     assert not (site / "codecs").exists()  # never installed as a top-level `codecs`
     out = _run(tmp_path, {"PYTHONPATH": str(site)})
     assert out.returncode == 0, out.stderr

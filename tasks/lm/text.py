@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bench.tasks.lm.transformer import T_BOS, T_EOS, T_SPECIAL, T_UNK
+from bench.tasks.lm.vocab import T_BOS, T_EOS, T_SPECIAL, T_UNK
 
 
 def split_text(s: str, unit: str) -> list[str]:

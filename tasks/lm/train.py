@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from bench.tasks.config import TaskConfig, TrainCfg
 from bench.tasks.lm.transformer import LMShape, TokenLM
+from bench.tasks.lm.vocab import IGNORE
 
 from bench.atomic import atomic_path
 
-IGNORE = -100
 KILL_ENV = "BENCH_TEST_KILL_AT"  # test hook: "<stage>:<step>" raises at that step (simulates a kill)
 
 

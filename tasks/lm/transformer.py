@@ -10,33 +10,25 @@ Positions are sinusoidal and counted separately in text and audio (as VALL-E), s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from bench.tasks.config import LMCfg
+from bench.tasks.lm.vocab import (  # noqa: F401 - re-exported for the modules that import them from here
+    BOS,
+    EOS,
+    N_SPECIAL,
+    PAD,
+    SEP,
+    T_BOS,
+    T_EOS,
+    T_PAD,
+    T_SPECIAL,
+    T_UNK,
+    LMShape,
+    audio_special,
+)
 from torch import nn
-
-# audio special ids, appended after the code slots: vocab = audio_vocab + N_SPECIAL
-PAD, BOS, EOS, SEP = 0, 1, 2, 3
-N_SPECIAL = 4
-# text special ids (first slots of the text vocabulary)
-T_PAD, T_BOS, T_EOS, T_UNK = 0, 1, 2, 3
-T_SPECIAL = 4
-
-
-def audio_special(audio_vocab: int, which: int) -> int:
-    return audio_vocab + which
-
-
-@dataclass
-class LMShape:
-    """What a task asks of the LM besides the preset: streams, per-stream code ids, levels, causality."""
-
-    n_streams: int = 1
-    code_vocab: int = 1024  # ids per stream before specials (flatten: n_q * audio_vocab)
-    n_levels: int = 0  # NAR: a level embedding tells which codebook to predict
-    causal: bool = True
 
 
 def sinusoid(pos: torch.Tensor, dim: int) -> torch.Tensor:
