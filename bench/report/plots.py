@@ -259,13 +259,22 @@ def plot_wer_items(table: Table, colors: dict, out_dir: Path, title: str) -> lis
         data = data[::-1]  # reference at the top
         ax.boxplot([d[2] for d in data], vert=False, widths=0.55, showfliers=False,
                    medianprops={"color": "black"}, boxprops={"color": "0.4"}, whiskerprops={"color": "0.4"})
+        # a single hallucinating utterance (WER 15) would squeeze every box into the left edge: cap the axis
+        # at the 98th percentile (at least 2) and pin the few points beyond it to the edge, counted in a note
+        pooled = np.concatenate([np.asarray(d[2], dtype=float) for d in data if len(d[2])] or [np.zeros(1)])
+        cap = max(2.0, float(np.percentile(pooled, 98)) * 1.1)
         for i, (_, codec, vals) in enumerate(data, 1):
-            ax.scatter(vals, i + rng.uniform(-0.15, 0.15, len(vals)), s=12, alpha=0.7, color=colors.get(codec),
+            shown = np.minimum(np.asarray(vals, dtype=float), cap)
+            ax.scatter(shown, i + rng.uniform(-0.15, 0.15, len(vals)), s=12, alpha=0.7, color=colors.get(codec),
                        zorder=3)
-            ax.scatter([np.mean(vals)], [i], marker="|", s=300, color="red", zorder=4)
+            ax.scatter([min(np.mean(vals), cap)], [i], marker="|", s=300, color="red", zorder=4)
+            beyond = int(np.sum(np.asarray(vals, dtype=float) > cap))
+            if beyond:
+                ax.annotate(f"{beyond} > {cap:.1f} \u2192", (cap, i), xytext=(-4, 8), textcoords="offset points",
+                            ha="right", fontsize=7, color="0.3")
         ax.set_yticks(range(1, len(data) + 1), [d[0] for d in data])
         ax.set_xlabel(f"per-utterance {col.label}  (red bar: mean)")
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, cap * 1.03)
         ax.grid(axis="y", alpha=0)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
