@@ -42,14 +42,15 @@ def main() -> None:
     except SystemExit:
         pass
     plot = Path("results") / (args.plot or f"plots/{args.preset}/bitrate_{args.task}.png")
-    if plot.is_file():
-        text += ["", f"![{args.task} metrics vs bitrate]({plot.as_posix()})"]
+    body = "\n".join(text).replace("](plots/", "](results/plots/")  # leaderboard links are relative to results/
+    if plot.is_file() and plot.as_posix() not in body:
+        body += f"\n\n![{args.task} metrics vs bitrate]({plot.as_posix()})"
     readme = Path("README.md").read_text()
     if START not in readme:
         raise SystemExit(f"README.md has no {START} marker")
     head, rest = readme.split(START, 1)
     tail = rest.split(END, 1)[1]
-    Path("README.md").write_text(head + START + "\n" + "\n".join(text) + "\n" + END + tail)
+    Path("README.md").write_text(head + START + "\n" + body + "\n" + END + tail)
     print(f"README.md: excerpt of preset {args.preset}, task {args.task}")
 
 

@@ -19,9 +19,9 @@ if [ ! -f "$venv/.complete" ]; then
 else
   echo "[setup] reusing pinned venv $venv"
 fi
-ln -sfn "$venv" .venv
 # The project itself, editable, without touching the pinned dependencies.
-.venv/bin/pip install -q --no-deps --no-build-isolation -e . >/dev/null
+"$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >/dev/null
+[ "${BENCH_NO_LINK:-0}" = 1 ] || ln -sfn "$venv" .venv
 # System tools the data recipes use (flite/espeak-ng voices, fluidsynth + GM soundfont for music).
 need=()
 for bin in espeak-ng flite fluidsynth; do command -v "$bin" >/dev/null || need+=("$bin"); done
@@ -35,4 +35,4 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "[setup] please run: sudo apt-get install ${need[*]}"
   fi
 fi
-echo "[setup] ready: $(.venv/bin/python -c 'import torch,sys;print(sys.version.split()[0], "torch", torch.__version__)')"
+echo "[setup] ready: $("$venv/bin/python" -c 'import torch,sys;print(sys.version.split()[0], "torch", torch.__version__)')"
