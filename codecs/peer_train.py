@@ -75,6 +75,26 @@ def _guard_kmeans_init(codebook: nn.Module) -> None:
     codebook.init_embed_ = init_embed_
 
 
+def _guard_dead_code_restart(codebook: nn.Module) -> None:
+    """Make the library's dead-code restart survive its own EMA step (same codebook classes). Its
+    ``replace_`` overwrites ``embed`` only; the EMA update that follows in the same forward recomputes
+    ``embed = embed_avg / cluster_size`` from the untouched statistics, so every restart is undone and
+    codes the moving encoder has left stay dead (all frames fall into the one nearest stale code). This
+    alone does not end the smoke-scale collapse (see ``PeerConfig.vq_reinit``'s comment): with it the
+    codebooks follow the previous step's latents. After the replacement we reset the replaced codes' statistics
+    to ``cluster_size = threshold``, ``embed_avg = embed * threshold`` (the EMA invariant; what
+    vector-quantize-pytorch, the library's upstream, does); the choice of codes and vectors is the library's."""
+    original = codebook.replace_
+
+    def replace_(samples: torch.Tensor, mask: torch.Tensor) -> None:
+        original(samples, mask)
+        reset = float(codebook.threshold_ema_dead_code)
+        codebook.cluster_size.data.masked_fill_(mask, reset)
+        codebook.embed_avg.data.copy_(torch.where(mask[:, None], codebook.embed * reset, codebook.embed_avg))
+
+    codebook.replace_ = replace_
+
+
 class _Generator(nn.Module):
     def __init__(self, cfg: PeerConfig) -> None:
         super().__init__()
@@ -84,6 +104,7 @@ class _Generator(nn.Module):
         for m in self.model.modules():
             if hasattr(m, "inited") and hasattr(m, "init_embed_"):
                 _guard_kmeans_init(m)
+                _guard_dead_code_restart(m)
 
     def tick(self) -> None:
         """Count training forwards; at ``cfg.vq_reinit`` steps let the library re-run its k-means init."""

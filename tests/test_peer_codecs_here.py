@@ -187,3 +187,27 @@ def test_kmeans_init_keeps_the_ema_invariant_with_small_batches():
     # without the guard the library's first EMA step divides empty clusters by ~1e-5 (codes explode)
     assert cb.embed.abs().max() < 10 * latent.abs().max()
     torch.testing.assert_close(cb.embed_avg / cb.cluster_size.clamp(min=1e-5)[:, None], cb.embed, rtol=0.05, atol=1e-3)
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+@pytest.mark.parametrize("module", ["encodec.quantization.core_vq", "speechtokenizer.quantization.core_vq"])
+def test_dead_code_restart_survives_the_ema_step(module, guarded):
+    """The library's restart overwrites ``embed`` only and its EMA step undoes it at once; with the guard,
+    codes restarted on a batch stay on that batch's vectors and the next batch uses them. Without it, when
+    the latents move (the encoder trains), every frame keeps falling into the one nearest stale code."""
+    import importlib
+
+    from bench.codecs.peer_train import _guard_dead_code_restart, _guard_kmeans_init
+
+    torch.manual_seed(0)
+    cb = importlib.import_module(module).EuclideanCodebook(dim=4, codebook_size=64, kmeans_init=True, kmeans_iters=2)
+    _guard_kmeans_init(cb)
+    if guarded:
+        _guard_dead_code_restart(cb)
+    cb.train()
+    cb(torch.randn(32, 4))  # k-means init on fewer frames than codes (as in the smoke preset)
+    moved = torch.randn(64, 4) + 5.0  # the latents moved away from every code
+    cb(moved)  # dead codes (EMA count < 2) restart on these vectors
+    _, codes = cb(moved)
+    used = codes.unique().numel()
+    assert used >= 16 if guarded else used <= 2
