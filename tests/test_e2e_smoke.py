@@ -39,7 +39,7 @@ def test_smoke_tts_chain(tmp_path):
     ref = results.load(tmp_path / "results" / "records" / "smoke" / "tts__reference.jsonl")
     assert {r["metric"] for r in ref} == metrics  # every codec number has its clean-audio floor beside it
     run_dirs = list((tmp_path / "data" / "runs" / "tts" / "smoke").iterdir())
-    assert len(run_dirs) == 1 and list((run_dirs[0] / "samples").glob("*.wav"))
+    assert len(run_dirs) == 1 and list((run_dirs[0] / "samples").glob("*/*.wav"))  # samples/<variant>/<id>.wav
     done = json.loads((run_dirs[0] / "done.json").read_text())
     assert done["records"] == len(recs)
     again = _bench("run", "--codec", "xcodec", "--task", "tts", "--preset", "smoke", "--set", "train.steps=30",
