@@ -60,7 +60,10 @@ def _log_x(ax, xs: list[float]) -> None:
 
     if xs and min(xs) > 0 and max(xs) / min(xs) >= 3:
         ax.set_xscale("log", base=2)
-    ticks = sorted({round(x, 3) for x in xs})
+    ticks = []
+    for t in sorted({round(x, 3) for x in xs}):
+        if not ticks or t / ticks[-1] >= 1.2:  # labels of nearby bitrates (2 and 2.25 kbps) would overprint
+            ticks.append(t)
     if 0 < len(ticks) <= 8:
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
