@@ -12,6 +12,31 @@ import re
 from pathlib import Path
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+MSTART, MEND = "<!-- measured:start -->", "<!-- measured:end -->"
+
+
+def measured() -> str:
+    """Set-up and `make bench` figures from the JSON files the measuring scripts wrote."""
+    import json
+
+    lines = []
+    setup, bench = Path("results/setup.json"), Path("results/make_bench.json")
+    if setup.is_file():
+        d = json.loads(setup.read_text())
+        lines.append(f"- set-up (`make setup`): cold {d['cold_setup_s']:.0f} s, warm {d['warm_setup_s']:.0f} s, "
+                     f"venv {d['venv_gib']} GiB ({d['machine']}; `{d['command']}`)")
+    if bench.is_file():
+        d = json.loads(bench.read_text())
+        lines.append(f"- `make bench` ({d['what']}): {d['wall_s'] / 60:.1f} min, data dir {d['data_dir_mb']} MB "
+                     f"({d['machine']}; `{d['command']}`)")
+    return "\n".join(lines)
+
+
+def replace_block(text: str, start: str, end: str, body: str) -> str:
+    if start not in text:
+        raise SystemExit(f"README.md has no {start} marker")
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + body + "\n" + end + rest.split(end, 1)[1]
 
 
 def section(board: str, preset: str, heading: str) -> str:
@@ -45,12 +70,10 @@ def main() -> None:
     body = "\n".join(text).replace("](plots/", "](results/plots/")  # leaderboard links are relative to results/
     if plot.is_file() and plot.as_posix() not in body:
         body += f"\n\n![{args.task} metrics vs bitrate]({plot.as_posix()})"
-    readme = Path("README.md").read_text()
-    if START not in readme:
-        raise SystemExit(f"README.md has no {START} marker")
-    head, rest = readme.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    Path("README.md").write_text(head + START + "\n" + body + "\n" + END + tail)
+    readme = replace_block(Path("README.md").read_text(), START, END, body)
+    if MSTART in readme:
+        readme = replace_block(readme, MSTART, MEND, measured())
+    Path("README.md").write_text(readme)
     print(f"README.md: excerpt of preset {args.preset}, task {args.task}")
 
 
