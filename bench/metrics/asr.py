@@ -19,7 +19,15 @@ from bench.audio import resample
 
 from .base import BackendUnavailable, Item, MetricBackend
 from .textnorm import error_rate
-from .weights import find_weights, have_modules, how_to, pkg_version, weights_hash, whisper_base_parts, whisper_ct2_dir
+from .weights import (
+    LocalWeights,
+    have_modules,
+    how_to,
+    pkg_version,
+    weights_hash,
+    whisper_base_parts,
+    whisper_ct2_dir,
+)
 
 SR = 16000
 BEAM = 5
@@ -221,31 +229,15 @@ def _hubert(path: str):
     return proc, model, dev
 
 
-class WERHubertLargeCTC(_ASRBackend):
+class WERHubertLargeCTC(LocalWeights, _ASRBackend):
     """HuBERT-large fine-tuned on LibriSpeech 960 h, greedy CTC: the X-Codec authors' WER protocol."""
 
     metric, backend, tier = "wer", "hubert-large-ctc", "paper"
     key = "hubert-large-ctc"
-
-    @classmethod
-    def _dir(cls) -> Path | None:
-        return find_weights(cls.key, _HUBERT_FILES)
-
-    @classmethod
-    def available(cls) -> tuple[bool, str]:
-        ok, why = have_modules("transformers", "torch", "jiwer")
-        if not ok:
-            return ok, why
-        if cls._dir() is None:
-            return False, how_to(cls.key, "HF folder of facebook/hubert-large-ls960-ft: config.json, "
-                                          "preprocessor_config.json, vocab.json, model weights")
-        return True, "ok"
-
-    def _path(self) -> Path:
-        d = self._dir()
-        if d is None:
-            raise BackendUnavailable(self.available()[1])
-        return d
+    required = _HUBERT_FILES
+    modules = ("transformers", "torch", "jiwer")
+    what = ("HF folder of facebook/hubert-large-ls960-ft: config.json, preprocessor_config.json, vocab.json, "
+            "model weights")
 
     def _model_id(self) -> str:
         return "hubert-large-ls960-ft"

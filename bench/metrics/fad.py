@@ -9,16 +9,15 @@ per clip and adds the bootstrap CI over clips.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.audio import resample
 
-from .base import BackendUnavailable, Item, MetricBackend
+from .base import Item, MetricBackend
 from .stats import frechet_from_samples
-from .weights import find_weights, have_modules, how_to, pkg_version, weights_hash
+from .weights import LocalWeights, have_modules, pkg_version, weights_hash
 
 
 class _FAD(MetricBackend):
@@ -90,7 +89,7 @@ def _fadlib(model_name: str, ckpt_dir: str, sr: int):
     return FrechetAudioDistance(ckpt_dir=ckpt_dir, model_name=model_name, sample_rate=sr, verbose=False)
 
 
-class _FADLib(_FAD):
+class _FADLib(LocalWeights, _FAD):
     tier: ClassVar[str] = "paper"  # type: ignore[assignment]
     key: ClassVar[str] = ""
     lib_model: ClassVar[str] = ""
@@ -98,24 +97,7 @@ class _FADLib(_FAD):
     rate: ClassVar[int] = 16000
     what: ClassVar[str] = ""
 
-    @classmethod
-    def _dir(cls) -> Path | None:
-        return find_weights(cls.key, cls.required)
-
-    @classmethod
-    def available(cls) -> tuple[bool, str]:
-        ok, why = have_modules("frechet_audio_distance", "torch")
-        if not ok:
-            return ok, why
-        if cls._dir() is None:
-            return False, how_to(cls.key, cls.what)
-        return True, "ok"
-
-    def _path(self) -> Path:
-        d = self._dir()
-        if d is None:
-            raise BackendUnavailable(self.available()[1])
-        return d
+    modules: ClassVar[tuple[str, ...]] = ("frechet_audio_distance", "torch")
 
     def identity(self) -> dict[str, Any]:
         d = self._path()

@@ -14,8 +14,8 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import BackendUnavailable, Item, MetricBackend
-from .weights import find_weights, have_modules, how_to, pkg_version, weights_hash
+from .base import Item, MetricBackend
+from .weights import LocalWeights, have_modules, pkg_version, weights_hash
 
 SR = 16000
 
@@ -100,31 +100,15 @@ def _ecapa(path: str):
     return EncoderClassifier.from_hparams(source=path, savedir=path, run_opts={"device": dev})
 
 
-class SpkEcapaSpeechbrain(_SpeakerBackend):
+class SpkEcapaSpeechbrain(LocalWeights, _SpeakerBackend):
     """ECAPA-TDNN (speechbrain/spkrec-ecapa-voxceleb), the usual SIM-O speaker model family."""
 
     backend, tier = "ecapa-speechbrain", "paper"
     key = "ecapa-speechbrain"
-
-    @classmethod
-    def _dir(cls) -> Path | None:
-        return find_weights(cls.key, _ECAPA_FILES)
-
-    @classmethod
-    def available(cls) -> tuple[bool, str]:
-        ok, why = have_modules("speechbrain", "torch")
-        if not ok:
-            return ok, why
-        if cls._dir() is None:
-            return False, how_to(cls.key, "folder of speechbrain/spkrec-ecapa-voxceleb: hyperparams.yaml, "
-                                          "embedding_model.ckpt, mean_var_norm_emb.ckpt, label_encoder.txt")
-        return True, "ok"
-
-    def _path(self) -> Path:
-        d = self._dir()
-        if d is None:
-            raise BackendUnavailable(self.available()[1])
-        return d
+    required = _ECAPA_FILES
+    modules = ("speechbrain", "torch")
+    what = ("folder of speechbrain/spkrec-ecapa-voxceleb: hyperparams.yaml, embedding_model.ckpt, "
+            "mean_var_norm_emb.ckpt, label_encoder.txt")
 
     def identity(self) -> dict[str, Any]:
         d = self._path()

@@ -158,3 +158,37 @@ def _whisper_base_dir() -> Path:
             if not (out / f).is_file():
                 (out / f).write_bytes((d1 / f).read_bytes())
     return out
+
+
+class LocalWeights:
+    """Mixin for paper-tier backends whose weights a user puts in a folder (flag, env var or cache dir).
+
+    A backend sets ``key``, ``required`` (files that must be in the folder), ``modules`` (imports it
+    needs) and ``what`` (how to describe the folder); availability is cheap and never touches a network.
+    """
+
+    key: str = ""
+    required: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    what: str = ""
+
+    @classmethod
+    def _dir(cls) -> Path | None:
+        return find_weights(cls.key, cls.required)
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        ok, why = have_modules(*cls.modules)
+        if not ok:
+            return ok, why
+        if cls._dir() is None:
+            return False, how_to(cls.key, cls.what)
+        return True, "ok"
+
+    def _path(self) -> Path:
+        from bench.metrics.base import BackendUnavailable
+
+        d = self._dir()
+        if d is None:
+            raise BackendUnavailable(self.available()[1])
+        return d
