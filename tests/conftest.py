@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests never touch the user's data dir: BENCH_DATA points into a tmp folder."""
+"""Shared fixtures. Tests never touch the user's data or results: BENCH_DATA and BENCH_RESULTS point to tmp."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def _isolated_data_root(tmp_path_factory, monkeypatch):
     if "BENCH_DATA" not in os.environ or os.environ.get("BENCH_TEST_KEEP_DATA") != "1":
         monkeypatch.setenv("BENCH_DATA", str(tmp_path_factory.getbasetemp() / "bench-data"))
+    monkeypatch.setenv("BENCH_RESULTS", str(tmp_path_factory.getbasetemp() / "bench-results"))
 
 
 @pytest.fixture
