@@ -229,7 +229,11 @@ def plot_train(frame, preset: str, task: str, colors: dict, out_dir: Path, data_
     ax.set_xlabel("training step")
     ax.set_ylabel("LM cross-entropy (nats/token)")
     ax.set_title(f"{task} LM training curves ({preset})")
-    ax.legend(fontsize=8, ncol=2 if n_lines > 6 else 1)
+    if n_lines > 4:  # many curves: the legend goes outside, where it cannot hide them
+        fig.set_size_inches(11.5, 4)
+        ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     paths = _save(fig, out_dir, f"train_{task}")
     plt.close(fig)
