@@ -181,22 +181,21 @@ def append(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Pat
     return path
 
 
+def parse_line(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line -> a validated record; errors name ``where`` (``file:line``)."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{where}: not valid JSON ({e.msg})") from None
+    validate(rec, where)
+    return rec
+
+
 def load(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read and validate every record; malformed lines raise with file and line number."""
     path = Path(path)
-    out = []
     with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{i}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RecordError(f"{where}: not valid JSON ({e.msg})") from None
-            validate(rec, where)
-            out.append(rec)
-    return out
+        return [parse_line(line, f"{path}:{i}") for i, line in enumerate(f, 1) if line.strip()]
 
 
 def load_dir(root: str | os.PathLike, pattern: str = "**/*.jsonl") -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.data.builder import ClipSpec
-from bench.data.manifest import OPTIONAL_STR, SPLITS, ManifestError
+from bench.data.manifest import OPTIONAL_STR, SPLITS, ManifestError, parse_json_line
 from bench.data.recipe import Plan
 
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3")
@@ -143,10 +143,7 @@ def _jsonl(path: Path, cfg: FolderConfig) -> list[dict]:
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ManifestError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+        rec = parse_json_line(line, where)
         if not isinstance(rec, dict) or not isinstance(rec.get("path"), str):
             raise ManifestError(f"{where}: each line needs an object with a string 'path'")
         src = Path(rec["path"]) if Path(rec["path"]).is_absolute() else path.parent / rec["path"]

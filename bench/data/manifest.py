@@ -51,6 +51,14 @@ def validate_row(row: Any, where: str) -> dict:
     return row
 
 
+def parse_json_line(line: str, where: str) -> Any:
+    """Decode one JSONL line; a decode error names ``where`` (``file:line``) and the column."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ManifestError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+
+
 def parse_lines(lines: Iterable[str], name: str) -> list[dict]:
     """Parse and validate JSONL text; ids must be unique and every ``prompt_id`` must exist."""
     rows: list[dict] = []
@@ -59,10 +67,7 @@ def parse_lines(lines: Iterable[str], name: str) -> list[dict]:
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ManifestError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+        row = parse_json_line(line, where)
         validate_row(row, where)
         if row["id"] in seen:
             raise ManifestError(f"{where}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.results import RecordError, validate
+from bench.results import RecordError, parse_line
 
 # Columns that identify one leaderboard cell; a second record with the same key supersedes the first.
 CELL_KEY = ("schema_version", "preset", "kind", "task", "codec", "decode", "n_q", "metric", "backend_id")
@@ -92,13 +92,8 @@ def _read_file(path: Path, skip_invalid: bool, skipped: list[str], errors: list[
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            where = f"{path}:{i}"
             try:
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise RecordError(f"{where}: not valid JSON ({e.msg})") from None
-                validate(rec, where)
+                rec = parse_line(line, f"{path}:{i}")
             except RecordError as e:
                 (skipped if skip_invalid else errors).append(str(e))
                 continue
