@@ -78,7 +78,6 @@ class PeerConfig:
 def load_peer_config(family: str, preset: str, overrides: list[str] | tuple[str, ...] = ()) -> PeerConfig:
     """``peer_configs/<family>.<preset>.yaml`` + X-Codec's shared sections of the same preset + overrides."""
     from bench.codecs.xcodec.config import load_config as load_xcodec
-
     from bench.config import ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, to_dict
 
     path = CONFIG_DIR / f"{family}.{preset}.yaml"
@@ -122,7 +121,6 @@ class HereCodec(LibraryCodec):
     def trainable(cls, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
         """The shared trainer's hook (``bench.train.run``): (TrainableCodec, resolved config dict)."""
         from bench.codecs.peer_train import PeerTrainable
-
         from bench.config import from_dict
 
         d = cls.config_dict(preset, overrides)
@@ -189,7 +187,6 @@ class HereCodec(LibraryCodec):
 
     def _load(self) -> Any:
         from bench.codecs.peer_train import build_generator
-
         from bench.config import from_dict
         from bench.train.checkpoint import load
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from bench.codecs.library import fit_length
-from bench.codecs.peer_here import PeerConfig
 from torch import nn
 
+from bench.codecs.library import fit_length
+from bench.codecs.peer_here import PeerConfig
 from bench.train.interface import TrainableCodec
 
 
@@ -51,7 +51,13 @@ def build_library_model(cfg: PeerConfig) -> nn.Module:
     if cfg.family == "speechtokenizer":
         from speechtokenizer.model import SpeechTokenizer
 
-        return SpeechTokenizer({**m, "strides": list(m["strides"]), "semantic_dimension": cfg.teacher_dim})
+        model = SpeechTokenizer({**m, "strides": list(m["strides"]), "semantic_dimension": cfg.teacher_dim})
+        # its constructor builds the quantizer with the library defaults; a preset may scale them like EnCodec's
+        for vq in model.quantizer.vq.layers:
+            for key in ("decay", "kmeans_iters", "threshold_ema_dead_code"):
+                if key in m:
+                    setattr(vq._codebook, key, m[key])
+        return model
     raise ValueError(f"unknown family {cfg.family!r}")
 
 

@@ -286,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     import torch
-    from bench.codecs import CODECS
     from tqdm import tqdm
 
     import bench.registry_builtin  # noqa: F401
     from bench.atomic import write_text
+    from bench.codecs import CODECS
 
     torch.set_num_threads(a.threads)
     dev_kind = "cuda" if a.device.startswith("cuda") else "cpu"

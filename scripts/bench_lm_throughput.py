@@ -15,6 +15,7 @@ import json
 import time
 
 import torch
+
 from bench.tasks.config import load_task_config
 from bench.tasks.lm.generate import ar_generate, item_generator, sample
 from bench.tasks.lm.train import autocast, setup_precision

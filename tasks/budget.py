@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.tasks.config import TaskConfig
-
 from bench.config import config_hash
+from bench.tasks.config import TaskConfig
 
 
 class BudgetError(ValueError):
@@ -52,6 +51,7 @@ def budget_hash(b: dict) -> str:
 def n_params(cfg: TaskConfig, shape) -> int:
     """Parameter count of one stage's model, built on the meta device (no memory, no time)."""
     import torch
+
     from bench.tasks.lm.transformer import TokenLM
 
     with torch.device("meta"):

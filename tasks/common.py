@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from bench.tasks.base import Task
 from bench.tasks.config import TaskConfig
 from bench.tasks.lm.text import Vocab

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from bench.tasks.common import Context, LMTask
-from bench.tasks.lm.vocab import T_BOS, T_EOS
-from bench.tasks.score import is_set_level, metric_of, score_items, score_set
 
 from bench.lazy import lazy
 from bench.metrics import Item
+from bench.tasks.common import Context, LMTask
+from bench.tasks.lm.vocab import T_BOS, T_EOS
+from bench.tasks.score import is_set_level, metric_of, score_items, score_set
 
 # the LM modules (torch) load on first use, so listing tasks stays fast
 _gen = lazy("bench.tasks.lm.generate")

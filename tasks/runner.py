@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench.tasks.config import TaskConfig, load_task_config, to_dict
 
 from bench import paths
 from bench.atomic import write_json, write_text
+from bench.tasks.config import TaskConfig, load_task_config, to_dict
 
 SCORE_SR = 16000  # every output is resampled to this before it is written and scored
 
@@ -60,10 +60,9 @@ def _weights_sha(run_dir: Path, stage: str) -> str:
 
 
 def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Path, codebook_size: int):
+    from bench.data.manifest import read_manifest
     from bench.tasks.common import Context
     from bench.tasks.lm.text import Vocab
-
-    from bench.data.manifest import read_manifest
 
     rows = read_manifest(manifest)
     missing = [r["id"] for r in rows if r["id"] not in cache.index]
@@ -84,10 +83,9 @@ def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Pat
 
 def context_from_run_dir(run_dir: Path):
     """Rebuild a run's context from its state.json (the DDP entry point: no codec needed)."""
+    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
     from bench.tasks import TASKS
     from bench.tasks.tokens import TokenCache
-
-    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
 
     st = json.loads((run_dir / "state.json").read_text())
     cfg = load_task_config(st["task"], st["preset"], st["overrides"])
@@ -115,10 +113,10 @@ def train_stage(task_obj, ctx, stage: str, device: str, nproc: int, log) -> Path
 
 def generate_stage(task_obj, ctx, items: list[dict], device: str, log) -> None:
     """Codes per (variant, item) under gen/, one .npy each, skipped when present (resumable)."""
-    from bench.tasks.lm.train import final_path, load_trained
     from tqdm import tqdm
 
     from bench.atomic import atomic_path
+    from bench.tasks.lm.train import final_path, load_trained
 
     todo = [it for it in items if not all((ctx.run_dir / "gen" / v / f"{it['id']}.npy").is_file()
                                           for v in task_obj.variants)]
@@ -163,9 +161,8 @@ def run(
     ``until`` ("tokenize", "train" or "generate") stops after that stage: train and generate on a GPU
     machine, bring the run dir back, and the same command without ``until`` decodes and scores here.
     """
-    from bench.tasks import TASKS
-
     import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
+    from bench.tasks import TASKS
 
     t_start = time.time()
     cfg = load_task_config(task, preset, list(overrides))
@@ -193,11 +190,10 @@ def run(
     def end(name: str) -> None:
         wall[name] = round(time.time() - wall[name], 2)
 
+    from bench.data import ensure_built
     from bench.tasks.budget import budget, budget_hash, check_codec_fits
     from bench.tasks.codec_setup import load_codec
     from bench.tasks.tokens import codec_identity, tokenize_manifest
-
-    from bench.data import ensure_built
 
     stage("data", 1)
     manifest = ensure_built(cfg.data.recipe, cfg.data.preset, data_dir=data_dir)
@@ -282,10 +278,9 @@ def _rel_run_dir(run_dir: Path, data_dir) -> str:
 
 def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:
     """The codec's current weights identity (cheap: no model load), None if it cannot be read."""
+    import bench.registry_builtin  # noqa: F401
     from bench.codecs import get_codec
     from bench.tasks.tokens import codec_identity
-
-    import bench.registry_builtin  # noqa: F401
 
     try:
         return codec_identity(get_codec(codec, preset=cfg.data.codec_preset, data_dir=data_dir))

@@ -177,9 +177,8 @@ def tokenize(
     batch_size: int = 8, log=print,
 ) -> TokenCache:
     """``bench tokenize``: build the data if missing, load the codec, encode (or reuse) the cache."""
-    from bench.tasks.codec_setup import load_codec
-
     from bench.data import ensure_built
+    from bench.tasks.codec_setup import load_codec
 
     manifest = ensure_built(recipe, preset, data_dir=data_dir)
     codec = load_codec(codec_name, codec_preset or preset, device=device, data_dir=data_dir, log=log)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from bench.tasks.common import Context, LMTask
-from bench.tasks.lm.vocab import EOS, IGNORE, PAD, SEP, T_PAD, LMShape
-from bench.tasks.score import metric_of, score_items
 
 from bench.lazy import lazy
 from bench.metrics import Item
+from bench.tasks.common import Context, LMTask
+from bench.tasks.lm.vocab import EOS, IGNORE, PAD, SEP, T_PAD, LMShape
+from bench.tasks.score import metric_of, score_items
 
 # torch and the LM modules load on first use, so listing tasks (`bench tasks`) stays fast
 torch = lazy("torch")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench.codecs import CODECS, Codec, WeightsStatus
 
+from bench.codecs import CODECS, Codec, WeightsStatus
 from bench.data.manifest import write_manifest
 from bench.metrics import METRICS, MetricBackend
 

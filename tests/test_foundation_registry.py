@@ -43,9 +43,8 @@ def test_unknown_name_suggests_close_match():
 
 def test_builtin_tables_point_at_real_registries():
     from bench.codecs import CODECS
-    from bench.tasks import TASKS
-
     from bench.registry_builtin import BUILTIN_CODECS, BUILTIN_TASKS
+    from bench.tasks import TASKS
 
     assert set(BUILTIN_CODECS) <= set(CODECS.names())
     assert set(BUILTIN_TASKS) <= set(TASKS.names())

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
 from bench.tasks import budget as B
 from bench.tasks.config import LMCfg, load_task_config
 from bench.tasks.lm.generate import ar_generate, item_generator, sample

@@ -12,11 +12,10 @@ pytest.importorskip("encodec")
 pytest.importorskip("dac")
 pytest.importorskip("speechtokenizer")
 
+import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 from bench.codecs import get_codec  # noqa: E402
 from bench.codecs.peer_here import FAMILIES, PeerConfig, load_peer_config  # noqa: E402
 from bench.codecs.xcodec.config import load_config as load_xcodec  # noqa: E402
-
-import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 from bench.config import from_dict, to_dict  # noqa: E402
 
 NAMES = {"encodec": "encodec@here", "dac": "dac@here", "speechtokenizer": "speechtokenizer@here"}
@@ -51,12 +50,29 @@ def test_overrides_apply_last():
     assert cfg.train.steps == 7 and cfg.n_q == 2
 
 
+@pytest.mark.parametrize("family", ["encodec", "speechtokenizer"])
+def test_preset_scales_the_ema_codebook_settings(family):
+    """A preset may set the EMA codebooks' decay, k-means iterations and dead-code threshold in both
+    EMA families (SpeechTokenizer's constructor does not take them; they are set on its codebooks)."""
+    from bench.codecs.peer_train import build_library_model
+
+    default = build_library_model(load_peer_config(family, "smoke")).quantizer.vq.layers[0]._codebook
+    assert (default.decay, default.kmeans_iters, default.threshold_ema_dead_code) == (0.99, 50, 2)  # library's
+    cfg = load_peer_config(family, "smoke", ["model.decay=0.9", "model.kmeans_iters=5",
+                                             "model.threshold_ema_dead_code=0.5"])
+    layers = build_library_model(cfg).quantizer.vq.layers
+    assert len(layers) == cfg.n_q
+    assert {(cb._codebook.decay, cb._codebook.kmeans_iters, cb._codebook.threshold_ema_dead_code)
+            for cb in layers} == {(0.9, 5, 0.5)}
+
+
 def test_paper_presets_are_the_published_architectures():
     import dac
-    from bench.codecs.peer_train import build_library_model
-    from bench.codecs.speechtokenizer import published_config
     from encodec import EncodecModel
     from speechtokenizer.model import SpeechTokenizer
+
+    from bench.codecs.peer_train import build_library_model
+    from bench.codecs.speechtokenizer import published_config
 
     with torch.device("meta"):  # shapes only: no memory, no init cost
         enc = load_peer_config("encodec", "paper")
@@ -122,7 +138,6 @@ SHRINK = {"encodec": ["model.n_filters=2", "model.dimension=8"],
 def test_shared_trainer_trains_and_plugin_loads_it(family, tiny_manifest, tmp_path):
     from bench.codecs import CODECS
     from bench.codecs.library import fit_length
-
     from bench.config import config_hash
     from bench.train.loop import run_dir, train
 
@@ -158,6 +173,7 @@ def test_shared_trainer_trains_and_plugin_loads_it(family, tiny_manifest, tmp_pa
 
 def test_vq_reinit_reruns_the_librarys_kmeans_at_listed_steps(monkeypatch):
     import encodec.quantization.core_vq as core_vq
+
     from bench.codecs.peer_train import build_generator
 
     calls = []

@@ -20,13 +20,12 @@ pytest.importorskip("encodec")
 pytest.importorskip("dac")
 pytest.importorskip("speechtokenizer")
 
+import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 from bench.codecs import WeightsUnavailable, get_codec  # noqa: E402
 from bench.codecs.dac import DAC16kPublished, DAC44kPublished  # noqa: E402
 from bench.codecs.encodec import BANDWIDTHS, EncodecPublished, n_q_for_bandwidth  # noqa: E402
 from bench.codecs.resampling import AtRate, decode_to, encode_at, resample  # noqa: E402
 from bench.codecs.speechtokenizer import SpeechTokenizerPublished, published_config  # noqa: E402
-
-import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 
 PUBLISHED = ["encodec-24khz", "dac-16khz", "dac-24khz", "dac-44khz", "speechtokenizer"]
 

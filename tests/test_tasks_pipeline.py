@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from bench.tasks.lm.train import KILL_ENV
-from bench.tasks.runner import records_path, run
-from bench.tasks.tokens import TokenCache, tokenize_manifest
 from lm_fixtures import ProjectionRVQ, make_manifest, register
 
 import bench.data
+from bench.tasks.lm.train import KILL_ENV
+from bench.tasks.runner import records_path, run
+from bench.tasks.tokens import TokenCache, tokenize_manifest
 
 torch.set_num_threads(1)
 TINY = ["lm.d_model=32", "lm.n_layers=1", "lm.n_heads=2", "train.steps=8", "train.batch_size=4",

@@ -15,7 +15,6 @@ torch = pytest.importorskip("torch")
 
 from bench.codecs.xcodec.config import load_config  # noqa: E402
 from bench.codecs.xcodec.trainable import XCodecTrainable  # noqa: E402
-
 from bench.config import to_dict  # noqa: E402
 from bench.train import checkpoint as ck  # noqa: E402
 from bench.train.loop import train  # noqa: E402
@@ -118,9 +117,8 @@ def test_teacher_features_cached_per_utterance(tmp_path):
 
 
 def test_trained_checkpoint_loads_by_name(tmp_path, monkeypatch):
-    from bench.codecs import get_codec
-
     import bench.registry_builtin  # noqa: F401
+    from bench.codecs import get_codec
     from bench.train.run import train_codec
 
     manifest = make_manifest(tmp_path / "data")

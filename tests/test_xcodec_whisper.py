@@ -51,7 +51,6 @@ def test_whisper_teacher_frames_follow_the_codec(tmp_path):
 
 def test_hubert_teacher_unavailable_offline_says_how_to_get_it(monkeypatch, tmp_path):
     from bench.codecs.xcodec.teachers import HubertTeacher, get_teacher
-
     from bench.train.teacher import TeacherUnavailable
 
     monkeypatch.setenv("BENCH_HUBERT_PATH", str(tmp_path / "no-such-model"))

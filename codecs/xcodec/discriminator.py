@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench.codecs.xcodec.config import DiscConfig
 from torch import nn
+
+from bench.codecs.xcodec.config import DiscConfig
 
 
 def build_discriminator(cfg: DiscConfig) -> nn.Module:

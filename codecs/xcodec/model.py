@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from bench.codecs.xcodec.config import XCodecConfig
-from bench.codecs.xcodec.quantize import ResidualVQ
-from bench.codecs.xcodec.semantic import SemanticDecoder, SemanticEncoder
 from dac.model.dac import DecoderBlock, Encoder
 from dac.nn.layers import Snake1d, WNConv1d
 from torch import nn
+
+from bench.codecs.xcodec.config import XCodecConfig
+from bench.codecs.xcodec.quantize import ResidualVQ
+from bench.codecs.xcodec.semantic import SemanticDecoder, SemanticEncoder
 
 
 class AcousticDecoder(nn.Module):

@@ -49,7 +49,6 @@ class XCodec(Codec):
     @classmethod
     def _config_dict(cls, preset: str, overrides=()) -> dict[str, Any]:
         from bench.codecs.xcodec.config import load_config
-
         from bench.config import to_dict
 
         return to_dict(load_config(preset, list(overrides), semantic=cls.semantic))
@@ -58,7 +57,6 @@ class XCodec(Codec):
     def cfg(self):
         if self._cfg is None:
             from bench.codecs.xcodec.config import XCodecConfig
-
             from bench.config import from_dict, load_yaml
 
             run_cfg = self._ckpt_path.parent / "config.yaml" if self._ckpt_path else None
@@ -73,7 +71,6 @@ class XCodec(Codec):
         """The shared trainer's hook: (TrainableCodec, resolved config dict)."""
         from bench.codecs.xcodec.config import XCodecConfig
         from bench.codecs.xcodec.trainable import XCodecTrainable
-
         from bench.config import from_dict
 
         d = cls._config_dict(preset, overrides)
@@ -113,9 +110,9 @@ class XCodec(Codec):
     def _load(self):
         if self._model is None:
             import torch
+
             from bench.codecs.xcodec.config import XCodecConfig
             from bench.codecs.xcodec.model import XCodecModel
-
             from bench.config import from_dict
             from bench.train.checkpoint import load
 
@@ -129,7 +126,6 @@ class XCodec(Codec):
             self.checkpoint_step = int(ck["step"])
             if self._cfg.semantic:
                 from bench.codecs.xcodec.teachers import get_teacher
-
                 from bench.train.teacher import TeacherUnavailable
 
                 try:

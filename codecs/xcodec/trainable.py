@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bench.codecs.xcodec.config import XCodecConfig
-
 from bench.train.interface import TrainableCodec
 
 DEFAULT_WEIGHTS = {"rec/stft": 1.0, "rec/mel": 1.0, "adv/g": 1.0, "adv/feat": 2.0, "vq/commitment": 1.0,

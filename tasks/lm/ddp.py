@@ -17,6 +17,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     import torch
+
     from bench.tasks.lm.train import train
     from bench.tasks.runner import context_from_run_dir
 

@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Callable
 
 import torch
+
 from bench.tasks.lm.transformer import TokenLM
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from bench.tasks.lm import patterns
 from bench.tasks.lm.generate import ar_generate, sample
 from bench.tasks.lm.train import IGNORE, masked_ce

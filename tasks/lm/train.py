@@ -20,11 +20,11 @@ from typing import Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from bench.atomic import atomic_path
 from bench.tasks.config import TaskConfig, TrainCfg
 from bench.tasks.lm.transformer import LMShape, TokenLM
 from bench.tasks.lm.vocab import IGNORE
-
-from bench.atomic import atomic_path
 
 KILL_ENV = "BENCH_TEST_KILL_AT"  # test hook: "<stage>:<step>" raises at that step (simulates a kill)
 

@@ -13,6 +13,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from bench.tasks.config import LMCfg
 from bench.tasks.lm.vocab import (  # noqa: F401 - re-exported for the modules that import them from here
     BOS,
@@ -28,7 +30,6 @@ from bench.tasks.lm.vocab import (  # noqa: F401 - re-exported for the modules t
     LMShape,
     audio_special,
 )
-from torch import nn
 
 
 def sinusoid(pos: torch.Tensor, dim: int) -> torch.Tensor:
