@@ -44,12 +44,8 @@ class PeerConfig:
     disc: PeerDisc = field(default_factory=PeerDisc)
     stft_windows: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
     # Training steps at which EMA codebooks (EnCodec, SpeechTokenizer) are re-initialised by the
-    # library's own k-means on the current batch (off by default: it did not prevent the smoke collapse).
-    # The libraries' dead-code restart is repaired in peer_train (_guard_dead_code_restart). Remaining
-    # smoke collapse (measured): the encoder's latent is an input-independent offset (|mean| ~0.14)
-    # plus a tiny input-dependent part (spread ~0.005) and the offset moves more per optimizer step
-    # (0.03 at step 200, 0.2 after the discriminator starts) than the spread, so codes fitted to the
-    # previous step's latents all lie to one side of the current ones. Published runs (paper): ().
+    # library's own k-means on the current batch (off by default: it did not prevent the smoke collapse,
+    # measured by scripts/probe_peer_collapse.py; see peer_configs/README.md). Published runs: ().
     vq_reinit: tuple[int, ...] = ()
     train: TrainConfig = field(default_factory=TrainConfig)
 
