@@ -108,3 +108,38 @@ def test_partial_and_empty_results(tmp_path):
     assert "Task `music`" in text and "tts" not in text
     empty = write_report(tmp_path / "none", plots=True, date="d").read_text()
     assert "No records found" in empty
+
+
+def _diag(codec: str, metric: str, value: float, time: str) -> dict:
+    from bench.results import make_record
+
+    return make_record(backend={"name": "bench.codec_eval"}, codec=codec, config_hash="c", kind="codec",
+                       metric=metric, value=value, n=20, preset="smoke", run_id=f"codec-eval-{codec}", task=None,
+                       time=time, higher_is_better=None, extra={"level": 1})
+
+
+def test_collapsed_codebooks_are_flagged_beside_their_numbers(tmp_path):
+    """Level-1 perplexity from eval-codec's bookkeeping records: a codec under the threshold is marked
+    collapsed in a codebook-use table and under every table it has rows in; the newest record counts."""
+    from bench.report.tables import COLLAPSED_PERPLEXITY
+
+    shutil.copytree(FIX / "records", tmp_path / "records")
+    recs = [_diag("xcodec", "perplexity@level1", 250.0, "2025-01-01T00:00:00+00:00"),
+            _diag("xcodec", "usage@level1", 0.5, "2025-01-01T00:00:00+00:00"),
+            _diag("encodec-24khz", "perplexity@level1", 300.0, "2025-01-01T00:00:00+00:00"),
+            _diag("encodec-24khz", "perplexity@level1", COLLAPSED_PERPLEXITY - 2.9, "2025-01-03T00:00:00+00:00")]
+    (tmp_path / "records/smoke/codec_stats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    s = next(s for s in build_sections(load_results(tmp_path).frame) if s.preset == "smoke")
+    assert [(c.codec, c.perplexity, c.usage, c.collapsed) for c in s.codebooks] == [
+        ("encodec-24khz", COLLAPSED_PERPLEXITY - 2.9, None, True), ("xcodec", 250.0, 0.5, False)]
+    text = write_report(tmp_path, plots=False, date="d").read_text()
+    smoke = text.split("## Preset `small`")[0]
+    assert "| encodec-24khz | 1.100 | — | 20 | **collapsed** |" in smoke
+    assert "| xcodec | 250.0 | 50.0% | 20 | ok |" in smoke
+    note = "**Collapsed codebooks:** `encodec-24khz` (level-1 perplexity 1.100)"
+    # encodec-24khz has rows in the smoke codec, music and tts tables: the note sits under each of them
+    assert smoke.count(note) == 3
+    assert "Collapsed" not in text.split("## Preset `small`")[1]  # the small section has no such codec
+    doc = json.loads(write_report(tmp_path, fmt="json", plots=False, date="d").read_text())
+    smoke_doc = next(x for x in doc["sections"] if x["preset"] == "smoke")
+    assert [c["collapsed"] for c in smoke_doc["codebooks"]] == [True, False]

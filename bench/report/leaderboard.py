@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report.tables import Cell, Row, Section, Table
+from bench.report.tables import COLLAPSED_PERPLEXITY, Cell, Row, Section, Table
 
 DASH = "—"
 
@@ -138,6 +138,25 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
         ["| " + " | ".join(r) + " |" for r in esc[1:]]
 
 
+def _codebook_md(s: Section) -> list[str]:
+    if not s.codebooks:
+        return []
+    rows = [[c.codec, fmt(c.perplexity), DASH if c.usage is None else f"{c.usage:.1%}", str(c.n),
+             "**collapsed**" if c.collapsed else "ok"] for c in s.codebooks]
+    return ["### Codebook use (level 1, `bench eval-codec`)", "",
+            *_md_table(["codec", "perplexity", "codes used", "clips", f"state (collapsed: perplexity < "
+                        f"{COLLAPSED_PERPLEXITY:g})"], rows), ""]
+
+
+def _collapse_note(s: Section, t: Table) -> list[str]:
+    names = {r.codec for r in t.rows}
+    hit = [c for c in s.collapsed() if c.codec in names]
+    if not hit:
+        return []
+    who = ", ".join(f"`{c.codec}` (level-1 perplexity {fmt(c.perplexity)})" for c in hit)
+    return ["", f"**Collapsed codebooks:** {who}: these rows measure a codec that passes almost nothing on."]
+
+
 def render_md(sections: list[Section], header: Header, plots: dict | None = None) -> str:
     """``plots``: {(preset, table kind, table name): [relative paths]} to embed under each table."""
     plots = plots or {}
@@ -153,7 +172,8 @@ def render_md(sections: list[Section], header: Header, plots: dict | None = None
         out.append("")
         if s.n_diagnostics:
             out += [f"{s.n_diagnostics} codec bookkeeping records (kbps, real-time factors, token statistics) are "
-                    "not tabulated here; `bench report --format csv` lists them.", ""]
+                    "not tabulated here beyond the level-1 codebook use at the end of this section; "
+                    "`bench report --format csv` lists them.", ""]
         for t in s.tables:
             out += [f"### {_title(t)}", ""]
             out += _md_table(_head(t), [_cells(t, r, True) for r in t.rows])
@@ -163,9 +183,11 @@ def render_md(sections: list[Section], header: Header, plots: dict | None = None
                 out += ["", "Best vs runner-up (paired bootstrap):", ""] + [f"- {x}" for x in sig]
             for note in t.notes:
                 out += ["", note]
+            out += _collapse_note(s, t)
             for p in plots.get((s.preset, t.kind, t.name), []):
                 out += ["", f"![{Path(p).stem}]({p})"]
             out.append("")
+        out += _codebook_md(s)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -191,6 +213,15 @@ def render_html(sections: list[Section], header: Header, plots: dict | None = No
             for p in plots.get((s.preset, t.kind, t.name), []):
                 if str(p).endswith(".png"):
                     out.append(f"<img src='{e(str(p))}' style='max-width:100%'>")
+        if s.codebooks:
+            out.append("<h3>Codebook use (level 1)</h3><table><tr><th>codec</th><th>perplexity</th><th>codes used</th>"
+                       "<th>clips</th><th>state</th></tr>")
+            for c in s.codebooks:
+                usage = DASH if c.usage is None else f"{c.usage:.1%}"
+                state = "<b>collapsed</b>" if c.collapsed else "ok"
+                out.append(f"<tr><td>{e(c.codec)}</td><td>{fmt(c.perplexity)}</td><td>{usage}</td><td>{c.n}</td>"
+                           f"<td>{state}</td></tr>")
+            out.append("</table>")
     return "\n".join(out) + "\n"
 
 
@@ -208,7 +239,10 @@ def to_json(sections: list[Section], header: Header) -> str:
 
     doc = {"generated": header.date, "command": header.command, "n_records": header.n_records,
            "sections": [{"schema_version": s.schema_version, "preset": s.preset, "hardware": s.hardware,
-                         "backends": s.backends, "tables": [table(t) for t in s.tables]} for s in sections]}
+                         "backends": s.backends, "tables": [table(t) for t in s.tables],
+                         "codebooks": [{"codec": c.codec, "perplexity_level1": c.perplexity, "usage_level1": c.usage,
+                                        "n": c.n, "collapsed": c.collapsed} for c in s.codebooks]}
+                        for s in sections]}
     return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
 
 

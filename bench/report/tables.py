@@ -24,6 +24,9 @@ METRIC_LABELS = {
 # Column order: the headline metric first; unknown metrics after, alphabetically.
 METRIC_ORDER = ("wer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
 PRESET_ORDER = ("smoke", "small", "paper")
+# A codec whose level-1 codes carry under 2 bits per frame (perplexity < 4) passes almost nothing on: its
+# downstream numbers measure a collapsed codebook, so the leaderboard says so beside them.
+COLLAPSED_PERPLEXITY = 4.0
 
 
 def _rank_of(name: str, order: tuple[str, ...]) -> tuple[int, str]:
@@ -98,6 +101,33 @@ class Table:
 
 
 @dataclass
+class CodebookUse:
+    """Level-1 code statistics of one codec over its evaluation clips (``bench eval-codec`` records)."""
+
+    codec: str
+    perplexity: float
+    usage: float | None  # share of the level-1 codebook used at all
+    n: int  # clips
+
+    @property
+    def collapsed(self) -> bool:
+        return self.perplexity < COLLAPSED_PERPLEXITY
+
+
+def codebook_use(diag) -> list[CodebookUse]:
+    """One entry per codec from its newest ``perplexity@level1`` / ``usage@level1`` records."""
+    out = []
+    for codec, cdf in diag.groupby("codec", sort=True):
+        ppl = cdf[cdf["metric"] == "perplexity@level1"]
+        if ppl.empty or _none(ppl.iloc[-1]["value"]) is None:
+            continue
+        usage = cdf[cdf["metric"] == "usage@level1"]
+        out.append(CodebookUse(str(codec), float(ppl.iloc[-1]["value"]),
+                               None if usage.empty else _none(usage.iloc[-1]["value"]), int(ppl.iloc[-1]["n"])))
+    return out
+
+
+@dataclass
 class Section:
     schema_version: int
     preset: str
@@ -106,6 +136,10 @@ class Section:
     n_diagnostics: int  # codec bookkeeping records left out of the tables (they are in --format csv)
     git_shas: list[str]
     backends: dict[str, dict]  # backend identity -> backend dict
+    codebooks: list[CodebookUse] = field(default_factory=list)
+
+    def collapsed(self) -> list[CodebookUse]:
+        return [c for c in self.codebooks if c.collapsed]
 
 
 def _none(x: Any) -> Any:
@@ -212,7 +246,7 @@ def build_sections(frame, n_boot: int = 1000) -> list[Section]:
     for (ver, preset), sdf in groups:
         tables = []
         diag = sdf["backend"] == DIAGNOSTICS_BACKEND
-        n_diag, sdf = int(diag.sum()), sdf[~diag]
+        n_diag, codebooks, sdf = int(diag.sum()), codebook_use(sdf[diag].sort_values("time")), sdf[~diag]
         kind = sdf["kind"].where(sdf["kind"].isin(["codec", "reference", "task"]), "other")
         # A reference row sits with what it is the floor of: a task's table, or codec evaluation (no task).
         kind = kind.where(kind != "reference", sdf["task"].isna().map({True: "codec", False: "task"}))
@@ -223,5 +257,5 @@ def build_sections(frame, n_boot: int = 1000) -> list[Section]:
                 tables.append(build_table(tdf, k, str(name), n_boot))
         backends = {r["backend_id"]: r["backend_info"] for _, r in sdf.sort_values("backend_id").iterrows()}
         sections.append(Section(int(ver), str(preset), tables, sorted(set(sdf["hardware"])), n_diag,
-                                sorted(set(sdf["git_sha"])), backends))
+                                sorted(set(sdf["git_sha"])), backends, codebooks))
     return sections
