@@ -22,6 +22,9 @@ SIGNAL_METRICS = ("pesq/pesq-wb", "stoi/pystoi", "mel/logmel-l1", "sisdr/closed-
 WER_METRIC = "wer/faster-whisper-tiny.en"
 PUBLISHED_N_Q = (1, 2, 3, 4, 8)
 EVAL_SR = 16000  # the speech recipe's rate; PESQ-wb is defined at 16 kHz
+# Level-1 codes carrying under 2 bits per frame (perplexity < 4): the codec passes almost nothing on, so
+# its downstream numbers measure a collapsed codebook (the leaderboard and this command say so).
+COLLAPSED_PERPLEXITY = 4.0
 
 
 def n_q_points(n_codebooks: int) -> list[int]:
@@ -209,11 +212,20 @@ def table_rows(records: list[dict]) -> list[dict[str, Any]]:
     return out
 
 
+def collapsed(records: list[dict]) -> dict[str, float]:
+    """Codec -> level-1 perplexity, for the codecs whose level-1 codebook has collapsed."""
+    return {r["codec"]: r["value"] for r in records if r["metric"] == "perplexity@level1"
+            and r["value"] is not None and r["value"] < COLLAPSED_PERPLEXITY}
+
+
 def print_comparisons(records: list[dict]) -> None:
     for c in paired_wer(records):
         verdict = "significant" if c["significant"] else "not significant"
         print(f"{c['metric']}: {c['a']} - {c['b']} = {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] "
               f"(n={c['n']}, {verdict})")
+    for codec, ppl in collapsed(records).items():
+        print(f"warning: {codec}: level-1 codebook collapsed (perplexity {ppl:.2f} < {COLLAPSED_PERPLEXITY:g}); "
+              "its numbers measure a codec that passes almost nothing on")
 
 
 def print_table(records: list[dict]) -> None:

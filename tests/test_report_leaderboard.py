@@ -121,7 +121,7 @@ def _diag(codec: str, metric: str, value: float, time: str) -> dict:
 def test_collapsed_codebooks_are_flagged_beside_their_numbers(tmp_path):
     """Level-1 perplexity from eval-codec's bookkeeping records: a codec under the threshold is marked
     collapsed in a codebook-use table and under every table it has rows in; the newest record counts."""
-    from bench.report.tables import COLLAPSED_PERPLEXITY
+    from bench.codec_eval import COLLAPSED_PERPLEXITY
 
     shutil.copytree(FIX / "records", tmp_path / "records")
     recs = [_diag("xcodec", "perplexity@level1", 250.0, "2025-01-01T00:00:00+00:00"),

@@ -52,3 +52,17 @@ def test_paired_wer_between_codecs():
     (c,) = paired_wer([rec("xcodec", good), rec("xcodec-acoustic", bad)])
     assert (c["a"], c["b"]) == ("xcodec", "xcodec-acoustic")
     assert abs(c["diff"] + 0.5) < 1e-9 and c["significant"] and c["n"] == 40  # diff = a - b
+
+
+def test_collapsed_codecs_are_named_with_a_warning(capsys):
+    from bench.codec_eval import COLLAPSED_PERPLEXITY, collapsed, print_comparisons
+
+    recs = []
+    for codec, ppl in (("a", 1.05), ("b", COLLAPSED_PERPLEXITY), ("c", 63.0)):
+        common = {"run_id": codec, "kind": "codec", "task": None, "codec": codec, "preset": "smoke", "config_hash": "h"}
+        recs += [_record(common, "perplexity@level1", ppl, 3, {"level": 1}),
+                 _record(common, "perplexity@level2", 0.5, 3, {"level": 2})]  # only level 1 decides
+    assert collapsed(recs) == {"a": 1.05}
+    print_comparisons(recs)
+    out = capsys.readouterr().out
+    assert "warning: a: level-1 codebook collapsed (perplexity 1.05 < 4)" in out and "warning: b" not in out

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report.tables import COLLAPSED_PERPLEXITY, Cell, Row, Section, Table
+from bench.codec_eval import COLLAPSED_PERPLEXITY
+from bench.report.tables import Cell, Row, Section, Table
 
 DASH = "—"
 

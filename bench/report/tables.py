@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.codec_eval import COLLAPSED_PERPLEXITY
 from bench.report.significance import PairedDiff, paired_diff
 
 REFERENCE = "reference"
@@ -24,9 +25,6 @@ METRIC_LABELS = {
 # Column order: the headline metric first; unknown metrics after, alphabetically.
 METRIC_ORDER = ("wer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
 PRESET_ORDER = ("smoke", "small", "paper")
-# A codec whose level-1 codes carry under 2 bits per frame (perplexity < 4) passes almost nothing on: its
-# downstream numbers measure a collapsed codebook, so the leaderboard says so beside them.
-COLLAPSED_PERPLEXITY = 4.0
 
 
 def _rank_of(name: str, order: tuple[str, ...]) -> tuple[int, str]:
