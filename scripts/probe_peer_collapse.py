@@ -12,9 +12,11 @@ settings and seed, and every ``--every`` steps measures on the current batch:
 
 Variants pair "as trained" with "no quantizer" (decoder(encoder(x)), reconstruction losses only) and
 with config overrides, so the table separates what the quantizer does from what the autoencoder does.
-Figures go to ``--out``.json and ``--out``.md. Example (about 8 minutes on one CPU thread):
+Figures go to ``--out``.json and ``--out``.md. Examples (about 6 and 12 minutes on one CPU thread):
 
-    .venv/bin/python scripts/probe_peer_collapse.py --steps 300 --out results/codecs/collapse_probe_smoke
+    .venv/bin/python scripts/probe_peer_collapse.py --steps 400 --out results/codecs/collapse_probe_smoke
+    .venv/bin/python scripts/probe_peer_collapse.py --steps 2000 --every 50 \
+        --only "encodec@here 24 kHz, as trained" --only "with quantizer" --out results/codecs/collapse_probe_smoke_2000
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import json
 import math
 import os
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -34,7 +38,7 @@ VARIANTS: list[tuple[str, str, list[str], bool]] = [
     ("encodec@here 24 kHz, as trained", "encodec", [], True),
     ("encodec@here 24 kHz, no quantizer", "encodec", [], False),
     ("encodec@here at 16 kHz, no quantizer", "encodec", ["model.sample_rate=16000"], False),
-    ("encodec@here at 16 kHz", "encodec", ["model.sample_rate=16000"], True),
+    ("encodec@here at 16 kHz, with quantizer", "encodec", ["model.sample_rate=16000"], True),
     ("speechtokenizer@here, as trained", "speechtokenizer", [], True),
     ("speechtokenizer@here, no quantizer", "speechtokenizer", [], False),
 ]
@@ -94,15 +98,19 @@ def probe(family: str, overrides: list[str], quantize: bool, preset: str, steps:
     return rows
 
 
+AWAKE_PERPLEXITY = 32.0  # "left the collapse": the batch's frames spread over at least this many codes
+
+
 def summarize(rows: list[dict]) -> dict:
     last = rows[-3:]  # the last three probes, to smooth batch noise
+    awake = next((r["step"] for r in rows if r["ppl1"] is not None and r["ppl1"] >= AWAKE_PERPLEXITY), None)
 
     def avg(k):
         vals = [r[k] for r in last if r[k] is not None]
         return sum(vals) / len(vals) if vals else None
 
     return {"spread_first": rows[0]["spread"], "spread_end": avg("spread"), "offset_end": avg("offset"),
-            "drift_end": avg("drift"), "ppl1_end": avg("ppl1")}
+            "drift_end": avg("drift"), "ppl1_end": avg("ppl1"), "first_step_ppl1_ge_32": awake}
 
 
 def markdown(results: list[dict], meta: dict) -> str:
@@ -111,7 +119,8 @@ def markdown(results: list[dict], meta: dict) -> str:
              "Latent figures are on the training batch; the last three probes are averaged "
              f"(every {meta['every']} steps).", "",
              "| variant | spread after step 1 | spread at end | offset at end | drift per step at end "
-             "| drift / spread | level-1 perplexity at end |", "|---|---|---|---|---|---|---|"]
+             "| drift / spread | level-1 perplexity at end | first step with level-1 perplexity >= 32 |",
+             "|---|---|---|---|---|---|---|---|"]
 
     def f(v, nd=4):
         return "-" if v is None else f"{v:.{nd}g}"
@@ -119,7 +128,8 @@ def markdown(results: list[dict], meta: dict) -> str:
     for r in results:
         s = r["summary"]
         lines.append(f"| {r['label']} | {f(s['spread_first'])} | {f(s['spread_end'])} | {f(s['offset_end'])} "
-                     f"| {f(s['drift_end'])} | {f(s['drift_end'] / s['spread_end'], 2)} | {f(s['ppl1_end'], 3)} |")
+                     f"| {f(s['drift_end'])} | {f(s['drift_end'] / s['spread_end'], 2)} | {f(s['ppl1_end'], 3)} "
+                     f"| {'-' if not r['quantize'] else s['first_step_ppl1_ge_32'] or 'never'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--preset", default="smoke")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--every", type=int, default=25)
-    p.add_argument("--only", default=None, help="run only the variants whose label contains this text")
+    p.add_argument("--only", action="append", default=[],
+                   help="run only the variants whose label contains this text (repeatable)")
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     a = p.parse_args(argv)
 
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     t0 = time.time()
     results = []
     for label, family, overrides, quantize in VARIANTS:
-        if a.only and a.only not in label:
+        if a.only and not any(o in label for o in a.only):
             continue
         rows = probe(family, overrides, quantize, a.preset, a.steps, a.every)
         results.append({"label": label, "family": family, "overrides": overrides, "quantize": quantize,
@@ -148,8 +159,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(json.dumps({"label": label, **results[-1]["summary"]}), flush=True)
     meta = {"preset": a.preset, "steps": a.steps, "every": a.every, "machine": f"{platform.machine()}, 1 CPU thread",
             "minutes": (time.time() - t0) / 60,
-            "command": "python scripts/probe_peer_collapse.py " + " ".join(argv if argv is not None else
-                                                                          __import__("sys").argv[1:])}
+            "command": "python scripts/probe_peer_collapse.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
     if a.out:
         write_json(Path(a.out + ".json"), {"meta": meta, "results": results})
         write_text(Path(a.out + ".md"), markdown(results, meta))
