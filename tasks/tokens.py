@@ -77,6 +77,14 @@ class TokenCache:
         a = self._array(split)
         return np.asarray(a[: n_q or a.shape[0], off : off + n], dtype=np.int64)
 
+    def level1_perplexity(self) -> float:
+        """Perplexity of the level-1 codes over every cached frame (all splits)."""
+        from bench.codec_eval import token_stats
+
+        rows = [self._array(s)[:1] for s in sorted({v[0] for v in self.index.values()})]
+        return token_stats([np.asarray(r, dtype=np.int64) for r in rows], int(self.meta["codebook_size"]))[0][
+            "perplexity"]
+
     @property
     def frame_rate(self) -> float:
         return float(self.meta["frame_rate"])
@@ -104,7 +112,7 @@ def tokenize_manifest(
     d = cache_dir(codec.name, codec_identity(codec), recipe, preset, data_hash(manifest), data_dir)
     if (d / "index.json").is_file():
         log(f"tokens: cached {d}")
-        return TokenCache.open(d)
+        return _checked(TokenCache.open(d), log)
     rows = read_manifest(manifest)
     n_q = min(STORE_N_Q, codec.n_codebooks)
     dtype = np.int16 if codec.codebook_size <= np.iinfo(np.int16).max else np.int32
@@ -140,7 +148,18 @@ def tokenize_manifest(
                 np.savez(f, ids=np.array(ids), lens=lens, codes=np.concatenate(codes_out, axis=1))
     bar.close()
     _assemble(d, rows, codec, n_q, dtype, manifest, recipe, preset)
-    return TokenCache.open(d)
+    return _checked(TokenCache.open(d), log)
+
+
+def _checked(cache: TokenCache, log) -> TokenCache:
+    """Say so before an LM is trained on the tokens of a codec whose level-1 codebook collapsed."""
+    from bench.codec_eval import COLLAPSED_PERPLEXITY
+
+    ppl = cache.level1_perplexity()
+    if ppl < COLLAPSED_PERPLEXITY:
+        log(f"warning: {cache.meta['codec']} tokens: level-1 perplexity {ppl:.2f} < {COLLAPSED_PERPLEXITY:g} "
+            "(collapsed codebook): an LM over them has almost nothing to learn; results will say so")
+    return cache
 
 
 def _assemble(d: Path, rows: list[dict], codec, n_q: int, dtype, manifest: Path, recipe: str, preset: str) -> None:

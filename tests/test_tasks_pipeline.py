@@ -106,3 +106,24 @@ def test_split_gpu_half_then_score_here(manifest, tmp_path):
         p.unlink()
     recs = run("tts", "test-rpq", "smoke", **kw)
     assert {r["metric"] for r in recs} == {"wer@ar", "wer@ar+nar"} and len(recs[0]["extra"]["lm_ckpt"]) == 2
+
+
+def test_tokens_of_a_collapsed_codebook_are_flagged_before_training(manifest, tmp_path):
+    class Collapsed(ProjectionRVQ):
+        name = "collapsed-fixture"
+
+        def encode(self, wav, n_q=None):
+            codes = super().encode(wav, n_q)
+            codes[:, 0] = 7  # every frame on one level-1 code; the other levels keep varying
+            return codes
+
+    said: list[str] = []
+    healthy = tokenize_manifest(ProjectionRVQ(), manifest, "speech", "t", data_dir=tmp_path / "d", log=said.append)
+    assert healthy.level1_perplexity() > 4 and not any("warning" in m for m in said)
+    said.clear()
+    c = tokenize_manifest(Collapsed(), manifest, "speech", "t", data_dir=tmp_path / "d", log=said.append)
+    assert c.level1_perplexity() == 1.0
+    assert any(m.startswith("warning: collapsed-fixture tokens: level-1 perplexity 1.00 < 4") for m in said)
+    said.clear()
+    tokenize_manifest(Collapsed(), manifest, "speech", "t", data_dir=tmp_path / "d", log=said.append)  # cached
+    assert said[0].startswith("tokens: cached") and any("warning" in m for m in said)
