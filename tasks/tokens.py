@@ -158,7 +158,7 @@ def _checked(cache: TokenCache, log) -> TokenCache:
     ppl = cache.level1_perplexity()
     if ppl < COLLAPSED_PERPLEXITY:
         log(f"warning: {cache.meta['codec']} tokens: level-1 perplexity {ppl:.2f} < {COLLAPSED_PERPLEXITY:g} "
-            "(collapsed codebook): an LM over them has almost nothing to learn; results will say so")
+            "(collapsed codebook): an LM over them has almost nothing to learn")
     return cache
 
 
