@@ -27,6 +27,11 @@ EVAL_SR = 16000  # the speech recipe's rate; PESQ-wb is defined at 16 kHz
 COLLAPSED_PERPLEXITY = 4.0
 
 
+def is_collapsed(perplexity: float) -> bool:
+    """The one collapse rule (eval-codec's warning, the token stage's warning, the leaderboard's flag)."""
+    return perplexity < COLLAPSED_PERPLEXITY
+
+
 def n_q_points(n_codebooks: int) -> list[int]:
     return sorted({n for n in PUBLISHED_N_Q if n <= n_codebooks} | {n_codebooks})
 
@@ -215,7 +220,7 @@ def table_rows(records: list[dict]) -> list[dict[str, Any]]:
 def collapsed(records: list[dict]) -> dict[str, float]:
     """Codec -> level-1 perplexity, for the codecs whose level-1 codebook has collapsed."""
     return {r["codec"]: r["value"] for r in records if r["metric"] == "perplexity@level1"
-            and r["value"] is not None and r["value"] < COLLAPSED_PERPLEXITY}
+            and r["value"] is not None and is_collapsed(r["value"])}
 
 
 def print_comparisons(records: list[dict]) -> None:

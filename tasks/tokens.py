@@ -153,10 +153,10 @@ def tokenize_manifest(
 
 def _checked(cache: TokenCache, log) -> TokenCache:
     """Say so before an LM is trained on the tokens of a codec whose level-1 codebook collapsed."""
-    from bench.codec_eval import COLLAPSED_PERPLEXITY
+    from bench.codec_eval import COLLAPSED_PERPLEXITY, is_collapsed
 
     ppl = cache.level1_perplexity()
-    if ppl < COLLAPSED_PERPLEXITY:
+    if is_collapsed(ppl):
         log(f"warning: {cache.meta['codec']} tokens: level-1 perplexity {ppl:.2f} < {COLLAPSED_PERPLEXITY:g} "
             "(collapsed codebook): an LM over them has almost nothing to learn")
     return cache

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.codec_eval import COLLAPSED_PERPLEXITY
-from bench.report.tables import Cell, Row, Section, Table
+from bench.report.tables import Cell, CodebookUse, Row, Section, Table
 
 DASH = "—"
 
@@ -139,14 +139,20 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
         ["| " + " | ".join(r) + " |" for r in esc[1:]]
 
 
+CODEBOOK_HEAD = ["codec", "perplexity", "codes used", "clips",
+                 f"state (collapsed: perplexity < {COLLAPSED_PERPLEXITY:g})"]
+
+
+def _codebook_cells(c: CodebookUse, md: bool) -> list[str]:
+    flag = ("**collapsed**" if md else "<b>collapsed</b>") if c.collapsed else "ok"
+    return [c.codec, fmt(c.perplexity), DASH if c.usage is None else f"{c.usage:.1%}", str(c.n), flag]
+
+
 def _codebook_md(s: Section) -> list[str]:
     if not s.codebooks:
         return []
-    rows = [[c.codec, fmt(c.perplexity), DASH if c.usage is None else f"{c.usage:.1%}", str(c.n),
-             "**collapsed**" if c.collapsed else "ok"] for c in s.codebooks]
     return ["### Codebook use (level 1, `bench eval-codec`)", "",
-            *_md_table(["codec", "perplexity", "codes used", "clips", f"state (collapsed: perplexity < "
-                        f"{COLLAPSED_PERPLEXITY:g})"], rows), ""]
+            *_md_table(CODEBOOK_HEAD, [_codebook_cells(c, True) for c in s.codebooks]), ""]
 
 
 def _collapse_note(s: Section, t: Table) -> list[str]:
@@ -192,6 +198,12 @@ def render_md(sections: list[Section], header: Header, plots: dict | None = None
     return "\n".join(out).rstrip() + "\n"
 
 
+def _html_row(cells: list[str]) -> str:
+    """One table row; cell text is escaped except the <b> that marks a flagged or best cell."""
+    esc = [_html.escape(x).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>") for x in cells]
+    return "<tr>" + "".join(f"<td>{x}</td>" for x in esc) + "</tr>"
+
+
 def render_html(sections: list[Section], header: Header, plots: dict | None = None) -> str:
     plots = plots or {}
     e = _html.escape
@@ -207,21 +219,15 @@ def render_html(sections: list[Section], header: Header, plots: dict | None = No
         for t in s.tables:
             out.append(f"<h3>{e(_title(t).replace('`', ''))}</h3><table><tr>"
                        + "".join(f"<th>{e(h)}</th>" for h in _head(t)) + "</tr>")
-            for r in t.rows:
-                cells = [e(x).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>") for x in _cells(t, r, False)]
-                out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            out += [_html_row(_cells(t, r, False)) for r in t.rows]
             out.append(f"</table><p>{e(_n_line(t))}. {e('; '.join(_sig_lines(t)))}</p>")
             for p in plots.get((s.preset, t.kind, t.name), []):
                 if str(p).endswith(".png"):
                     out.append(f"<img src='{e(str(p))}' style='max-width:100%'>")
         if s.codebooks:
-            out.append("<h3>Codebook use (level 1)</h3><table><tr><th>codec</th><th>perplexity</th><th>codes used</th>"
-                       "<th>clips</th><th>state</th></tr>")
-            for c in s.codebooks:
-                usage = DASH if c.usage is None else f"{c.usage:.1%}"
-                state = "<b>collapsed</b>" if c.collapsed else "ok"
-                out.append(f"<tr><td>{e(c.codec)}</td><td>{fmt(c.perplexity)}</td><td>{usage}</td><td>{c.n}</td>"
-                           f"<td>{state}</td></tr>")
+            out.append("<h3>Codebook use (level 1)</h3><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in CODEBOOK_HEAD)
+                       + "</tr>")
+            out += [_html_row(_codebook_cells(c, False)) for c in s.codebooks]
             out.append("</table>")
     return "\n".join(out) + "\n"
 

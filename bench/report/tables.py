@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.codec_eval import COLLAPSED_PERPLEXITY
+from bench.codec_eval import is_collapsed
 from bench.report.significance import PairedDiff, paired_diff
 
 REFERENCE = "reference"
@@ -109,7 +109,7 @@ class CodebookUse:
 
     @property
     def collapsed(self) -> bool:
-        return self.perplexity < COLLAPSED_PERPLEXITY
+        return is_collapsed(self.perplexity)
 
 
 def codebook_use(diag) -> list[CodebookUse]:
