@@ -183,14 +183,6 @@ class PeerTrainable(TrainableCodec):
             self.teacher = get_teacher(cfg.teacher, device=device, data_dir=data_dir)
 
     @property
-    def sample_rate(self) -> int:
-        return self.cfg.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.cfg.hop_length
-
-    @property
     def loss_weights(self) -> dict[str, float]:
         return dict(self.cfg.loss)
 

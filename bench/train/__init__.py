@@ -6,7 +6,7 @@ A codec family plugs in by subclassing :class:`bench.train.interface.TrainableCo
 class MyCodecTrainable(TrainableCodec):
     family = "mycodec"                       # data/codecs/<name>/<preset>-<hash>/ holds its runs
     def __init__(self, cfg): ...             # cfg: a frozen dataclass with a ``train: TrainConfig`` field
-    sample_rate: int; hop_length: int        # segments are cut at multiples of hop_length
+    sample_rate: int; hop_length: int        # default: from cfg; segments are cut at multiples of hop_length
     def build_generator(self) -> nn.Module   # forward(wav[B,1,T], targets: dict) -> dict[str, Tensor]
     def build_discriminator(self) -> nn.Module | None   # forward(wav[B,1,T]) -> (logits list, fmaps list)
     def generator_losses(self, wav, out, disc, adversarial: bool) -> dict[str, Tensor]

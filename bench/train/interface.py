@@ -25,12 +25,12 @@ class TrainableCodec(ABC):
         return self.cfg.train
 
     @property
-    @abstractmethod
-    def sample_rate(self) -> int: ...
+    def sample_rate(self) -> int:  # every family's config names them; override if yours does not
+        return int(self.cfg.sample_rate)
 
     @property
-    @abstractmethod
-    def hop_length(self) -> int: ...
+    def hop_length(self) -> int:
+        return int(self.cfg.hop_length)
 
     @property
     @abstractmethod

@@ -21,14 +21,6 @@ class XCodecTrainable(TrainableCodec):
             self.teacher = get_teacher(cfg.teacher, device=device, data_dir=data_dir)
 
     @property
-    def sample_rate(self) -> int:
-        return self.cfg.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.cfg.hop_length
-
-    @property
     def loss_weights(self) -> dict[str, float]:
         w = {**DEFAULT_WEIGHTS, **self.cfg.loss}
         if not self.cfg.semantic:
