@@ -4,8 +4,9 @@ Per codec and per n_q (the published 1, 2, 3, 4, 8 up to the codec's count, plus
 PESQ-wb, STOI, log-mel L1, SI-SDR, bitrate; WER of the offline ASR on the resynthesis at n_q = 1 and
 at full n_q (the paper's point: the first codebook should carry the words), with the clean
 reference's WER beside it; encode and decode real-time factors; codebook usage and perplexity per
-level. Every number goes through ``bench.metrics.scoring`` and lands as schema-v1 records in
-``results/records/<preset>/codec__<name>.jsonl`` (replaced atomically per run).
+level. Every number goes through ``bench.metrics.scoring`` and lands as records (docs/RESULTS_SCHEMA.md) in
+``results/records/<preset>/codec__<name>.jsonl`` (replaced atomically per run). ``--limit`` takes a seeded
+subset with an equal share per test voice (:mod:`bench.data.subset`); CIs resample voices, then clips.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.data.subset import describe, stratified, test_set_hash
 
 SIGNAL_METRICS = ("pesq/pesq-wb", "stoi/pystoi", "mel/logmel-l1", "sisdr/closed-form")
 WER_METRIC = "wer/faster-whisper-tiny.en"
@@ -47,16 +50,46 @@ def token_stats(codes: list[np.ndarray], codebook_size: int) -> list[dict[str, f
     return out
 
 
-def test_clips(preset: str, data_dir=None, limit: int | None = None) -> list[dict[str, Any]]:
+def test_clips(preset: str, data_dir=None, limit: int | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """The scored clips (all test clips, or ``limit`` of them stratified over speakers) and the record's ``data``."""
     from bench.audio import load
     from bench.data import ensure_built
     from bench.data.manifest import read_manifest
 
     manifest = Path(ensure_built("speech", preset, data_dir))
-    rows = [r for r in read_manifest(manifest) if r.get("split") == "test"][: limit or None]
+    test = [r for r in read_manifest(manifest) if r.get("split") == "test"]
+    rows = stratified(test, limit, "speaker")
     for r in rows:
         r["audio"], _ = load(manifest.parent / r["path"], sr=EVAL_SR, checks=None)
-    return rows
+    return rows, data_facts(manifest, rows, describe(len(test), limit))
+
+
+def data_facts(manifest: Path, clips: list[dict], subset: str) -> dict:
+    """The record's ``data``: data build, test-set identity, clips, speakers and how they were chosen."""
+    from bench.tasks.score import groups_of
+    from bench.tasks.tokens import data_hash
+
+    build = data_hash(manifest)
+    groups = groups_of(clips, "speaker")
+    return {"build_hash": build, "test_set_hash": test_set_hash(build, [c["id"] for c in clips]),
+            "items": len(clips), "speakers": None if groups is None else len(set(groups)), "subset": subset}
+
+
+def codec_budget(codec) -> dict | None:
+    """The record's ``budget`` for a trained-here codec, from its checkpoint: the hash of the resolved config that
+    trained it, steps configured and reached, and why it stopped (a ``train.max_minutes`` wall clock, or steps)."""
+    from bench.config import config_hash
+    from bench.train.checkpoint import load
+
+    w = codec.weights()
+    if w.origin != "trained-here" or not w.present or not Path(w.detail).is_file():
+        return None
+    ck = load(w.detail)
+    cfg = ck.get("config") or {}
+    train = cfg.get("train") or {}
+    steps, reached = train.get("steps"), int(ck["step"])
+    reason = "steps" if steps is None or reached >= steps else "wall_clock" if train.get("max_minutes") else "stopped"
+    return {"hash": config_hash(cfg), "steps": steps, "steps_reached": reached, "stop_reason": reason}
 
 
 def resynthesize(codec, clips: list[dict], points: list[int]) -> tuple[dict[int, list[np.ndarray]], list, dict]:
@@ -99,59 +132,68 @@ def _items(clips, audios):
 
 
 def _record(common: dict, metric: str, value: float | None, n: int, extra: dict | None = None,
-            summary: dict | None = None) -> dict:
+            summary: dict | None = None, **typed) -> dict:
+    """One record; ``common`` and ``typed`` carry the typed fields (codec_facts, data, budget, variant)."""
     from bench.results import make_record
 
     fields = dict(summary) if summary else {"metric": metric, "backend": {"name": "bench.codec_eval"},
                                             "value": value, "n": n, "higher_is_better": None}
     fields["metric"] = metric
-    return make_record(**common, **fields, extra=extra or {})
+    return make_record(**{**common, **typed}, **fields, extra=extra or {})
+
+
+def _scores(metric: str, clips: list[dict], audios: list[np.ndarray]) -> dict:
+    """Summary and per-item fields of one metric over the clips, speakers as clusters."""
+    from bench.metrics import scoring
+    from bench.tasks.score import groups_of, summarize_items
+
+    scored = scoring.score_items_detailed(metric, _items(clips, audios))
+    return summarize_items(metric, [c["id"] for c in clips], scored, groups_of(clips, "speaker"))
 
 
 def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str | None = None, data_dir=None,
-                   device: str = "cpu", wer: bool = True) -> list[dict]:
+                   device: str = "cpu", wer: bool = True, data: dict | None = None) -> list[dict]:
+    """Every record of one codec over ``clips``; ``data`` is the record's data object (see :func:`test_clips`)."""
     import bench.registry_builtin  # noqa: F401
     from bench.codecs import get_codec
     from bench.config import config_hash
-    from bench.metrics import scoring
+    from bench.tasks.tokens import codec_identity
 
     codec = get_codec(name, preset=codec_preset or preset, device=device, data_dir=data_dir)
     w = codec.weights()
     points = n_q_points(codec.n_codebooks)
     audios, codes, timing = resynthesize(codec, clips, points)
+    ids = [c["id"] for c in clips]
     common = {"run_id": f"codec-eval-{name}-{preset}-{config_hash([w.source, preset, len(clips)])}",
-              "kind": "codec", "task": None, "codec": name, "preset": preset, "config_hash": config_hash(w.source)}
-    base_extra = {"weights": w.source, "teacher": w.teacher, "origin": w.origin, "clips": len(clips)}
+              "kind": "codec", "task": None, "codec": name, "preset": preset, "config_hash": config_hash(w.source),
+              "data": data, "budget": codec_budget(codec)}
+    facts = {"weights": w.source, "teacher": w.teacher, "origin": w.origin, "codec_id": codec_identity(codec),
+             "frame_rate": float(codec.frame_rate), "codebook_size": int(codec.codebook_size)}
+    if data is None:
+        common["data"] = {"items": len(clips), "test_set_hash": test_set_hash(None, ids)}
     recs = []
     for k in points:
-        extra = {**base_extra, "n_q": k, "kbps": codec.bitrate(k) / 1000}
-        items = _items(clips, audios[k])
+        at_k = {"codec_facts": {**facts, "n_q": k, "kbps": codec.bitrate(k) / 1000}, "variant": {"n_q": k}}
         metrics = list(SIGNAL_METRICS) + ([WER_METRIC] if wer and k in (1, codec.n_codebooks) else [])
         for m in metrics:
-            vals = scoring.score_items(m, items)
-            s = scoring.summarize(m, vals)
-            per_item = {"per_item": {"ids": [c["id"] for c in clips], "values": vals}}
-            recs.append(_record(common, f"{s['metric']}@nq{k}", None, 0, {**extra, **per_item}, s))
-        recs.append(_record(common, f"kbps@nq{k}", codec.bitrate(k) / 1000, len(clips), extra))
+            s = _scores(m, clips, audios[k])
+            recs.append(_record(common, f"{s['metric']}@nq{k}", None, 0, None, s, **at_k))
+        recs.append(_record(common, f"kbps@nq{k}", codec.bitrate(k) / 1000, len(clips), None, **at_k))
+    full = {"codec_facts": facts}  # diagnostics of the whole codec: no one n_q
     for key in ("rtf_encode", "rtf_decode"):
-        recs.append(_record(common, key, timing[key], len(clips), {**base_extra, "device": device,
-                                                                   "audio_seconds": timing["seconds"]}))
+        recs.append(_record(common, key, timing[key], len(clips), {"device": device,
+                                                                   "audio_seconds": timing["seconds"]}, **full))
     for level, st in enumerate(token_stats(codes, codec.codebook_size), 1):
         for key, v in st.items():
-            recs.append(_record(common, f"{key}@level{level}", v, len(clips), {**base_extra, "level": level}))
+            recs.append(_record(common, f"{key}@level{level}", v, len(clips), {"level": level}, **full))
     return recs
 
 
-def evaluate_reference(clips: list[dict], preset: str) -> list[dict]:
-    from bench.metrics import scoring
-
-    items = _items(clips, [c["audio"] for c in clips])
-    vals = scoring.score_items(WER_METRIC, items)
-    s = scoring.summarize(WER_METRIC, vals)
+def evaluate_reference(clips: list[dict], preset: str, data: dict | None = None) -> list[dict]:
+    s = _scores(WER_METRIC, clips, [c["audio"] for c in clips])
     common = {"run_id": f"codec-eval-reference-{preset}", "kind": "reference", "task": None, "codec": "reference",
-              "preset": preset, "config_hash": "clean"}
-    extra = {"clips": len(clips), "per_item": {"ids": [c["id"] for c in clips], "values": vals}}
-    return [_record(common, f"{s['metric']}@clean", None, 0, extra, s)]
+              "preset": preset, "config_hash": "clean", "data": data}
+    return [_record(common, f"{s['metric']}@clean", None, 0, None, s)]
 
 
 def paired_wer(records: list[dict], metric: str = "wer@nq1") -> list[dict]:
@@ -159,8 +201,7 @@ def paired_wer(records: list[dict], metric: str = "wer@nq1") -> list[dict]:
     import bench.registry_builtin  # noqa: F401 - registers the metric catalogue
     from bench.metrics import scoring
 
-    by_codec = {r["codec"]: r["extra"]["per_item"]["values"] for r in records
-                if r["metric"] == metric and "per_item" in r.get("extra", {})}
+    by_codec = {r["codec"]: r["per_item"]["values"] for r in records if r["metric"] == metric and r.get("per_item")}
     names = sorted(by_codec)
     out = []
     for i, a in enumerate(names):
@@ -184,14 +225,14 @@ def write_records(records: list[dict], preset: str, codec: str, results_dir=None
 
 def evaluate(names: list[str], preset: str, codec_preset: str | None = None, data_dir=None, device: str = "cpu",
              limit: int | None = None, wer: bool = True, results_dir=None) -> list[dict]:
-    clips = test_clips(preset, data_dir, limit)
+    clips, data = test_clips(preset, data_dir, limit)
     allrecs = []
     if wer:
-        ref = evaluate_reference(clips, preset)
+        ref = evaluate_reference(clips, preset, data)
         write_records(ref, preset, "reference", results_dir)
         allrecs += ref
     for name in names:
-        recs = evaluate_codec(name, clips, preset, codec_preset, data_dir, device, wer)
+        recs = evaluate_codec(name, clips, preset, codec_preset, data_dir, device, wer, data)
         write_records(recs, preset, name, results_dir)
         allrecs += recs
     return allrecs

@@ -135,3 +135,13 @@ def load_preset(cls: type[C], path: str | Path, overrides: Iterable[str] = ()) -
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(canonical_json(cfg))
+
+
+def preset_variant(preset: str, overrides: Iterable[str] = ()) -> str:
+    """Where a run with ``--set`` overrides files its records and run folder: ``smoke+set-<hash>``.
+
+    The hash is of the parsed overrides (order-free), so a run that changes the config never writes
+    over the preset's own records; without overrides the name is the preset itself.
+    """
+    parsed = parse_overrides(overrides)
+    return f"{preset}+set-{config_hash(parsed, 8)}" if parsed else preset

@@ -16,7 +16,8 @@ puts 1.5x the tokens of a 50 Hz codec into the same seconds, so its sequences ar
 steps cost more compute; we hold data (seconds) and optimisation steps equal, not tokens, because
 "how many tokens per second of audio" is part of what is being compared. n_q enters the same way:
 the number of codebooks is fixed, so bitrate differences come from frame rate and codebook size.
-Records carry ``budget_hash`` so a report can check that the runs it compares share one budget.
+Records carry ``budget.hash`` (of the budget as trained: :func:`trained`) so a report can check that
+the runs it compares share one budget.
 """
 
 from __future__ import annotations
@@ -71,3 +72,30 @@ def check_equal(budgets: dict[str, dict]) -> None:
     hashes = {k: budget_hash(b) for k, b in budgets.items()}
     if len(set(hashes.values())) > 1:
         raise BudgetError(f"unequal LM budgets across codecs: {hashes}")
+
+
+def steps_reached(train_meta: dict) -> int | None:
+    """Optimizer steps a stage actually ran, from its ``<stage>.train.json`` (the loss curve's last step)."""
+    if "steps_reached" in train_meta:
+        return int(train_meta["steps_reached"])
+    steps = (train_meta.get("curve") or {}).get("step") or []
+    return int(steps[-1]) + 1 if steps else None
+
+
+def trained(cfg: TaskConfig, shapes: dict, metas: dict[str, dict]) -> dict:
+    """The budget as trained: the resolved config's budget with each stage's measured parameter count and
+    steps reached (``metas``: stage -> its train.json), so runs that trained differently hash differently."""
+    b = budget(cfg, shapes)
+    b["n_params"] = {s: m.get("n_params", b["n_params"].get(s)) for s, m in sorted(metas.items())}
+    b["steps_reached"] = {s: steps_reached(m) for s, m in sorted(metas.items())}
+    return b
+
+
+def record(cfg: TaskConfig, shapes: dict, metas: dict[str, dict]) -> dict:
+    """The record's ``budget`` object: hash of :func:`trained`, steps configured and reached, why it stopped."""
+    b = trained(cfg, shapes, metas)
+    reached = [r for r in b["steps_reached"].values() if r is not None]
+    low = min(reached) if len(reached) == len(metas) and reached else None
+    reason = None if low is None else "steps" if low >= cfg.train.steps else "stopped-early"
+    return {"hash": budget_hash(b), "steps": cfg.train.steps, "steps_reached": low, "stop_reason": reason,
+            "stages": {s: {"steps_reached": b["steps_reached"][s], "n_params": b["n_params"][s]} for s in metas}}

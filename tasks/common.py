@@ -54,6 +54,9 @@ class LMTask(Task):
     text_field: ClassVar[str | None] = None  # manifest field the LM is conditioned on
     text_unit: ClassVar[str] = "char"
     variants: ClassVar[tuple[str, ...]] = ("lm",)  # decoded outputs scored separately
+    # manifest field that clusters test items (speaker, piece, label): limited test sets take an equal share
+    # of each group, and CIs resample groups before items
+    group_field: ClassVar[str | None] = None
 
     def shapes(self, cfg: TaskConfig) -> dict:
         raise NotImplementedError
@@ -61,8 +64,15 @@ class LMTask(Task):
     def objective(self, stage: str, ctx: Context):
         raise NotImplementedError
 
-    def test_items(self, ctx: Context) -> list[dict]:
+    def test_candidates(self, ctx: Context) -> list[dict]:
+        """Every test item the task could score, in manifest order."""
         raise NotImplementedError
+
+    def test_items(self, ctx: Context) -> list[dict]:
+        """The scored items: all candidates, or ``data.max_test_items`` of them stratified over ``group_field``."""
+        from bench.data.subset import stratified
+
+        return stratified(self.test_candidates(ctx), ctx.cfg.data.max_test_items, self.group_field)
 
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
         """item -> {variant: codes [n_q', T]} (n_q' <= n_q: the AR-only variant decodes one codebook)."""

@@ -23,7 +23,7 @@ class DataCfg:
     gen_seconds: float = 4.0  # music continuation / sound clip length to generate
     max_gen_seconds: float = 12.0  # tts: cap on generated speech length
     min_gen_seconds: float = 0.5  # tts: EOS is not sampled before this
-    max_test_items: int = 0  # 0 = every test item
+    max_test_items: int = 0  # 0 = every test item; else a seeded subset, equal share per voice/group
     pattern: str = "delay"  # music/sound codebook pattern: "delay" or "flatten"
 
 

@@ -21,15 +21,14 @@ class MusicTask(PatternTask):
     conditioning: ClassVar[str] = "audio prompt (continuation)"
     metrics: ClassVar[tuple[str, ...]] = ("fad",)
     text_field = None
+    group_field = "piece"  # continuations of one piece are not independent
 
     def train_frames(self, ctx: Context) -> int:
         return ctx.frames(ctx.cfg.data.prompt_seconds + ctx.cfg.data.gen_seconds)
 
-    def test_items(self, ctx: Context) -> list[dict]:
+    def test_candidates(self, ctx: Context) -> list[dict]:
         prompts = {r["prompt_id"] for r in ctx.split("test") if r.get("prompt_id")}
-        rows = [r for r in ctx.split("test") if r["id"] not in prompts]
-        n = ctx.cfg.data.max_test_items
-        return rows[:n] if n else rows
+        return [r for r in ctx.split("test") if r["id"] not in prompts]
 
     def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
         d = ctx.cfg.data

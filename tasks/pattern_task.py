@@ -10,7 +10,7 @@ from bench.lazy import lazy
 from bench.metrics import Item
 from bench.tasks.common import Context, LMTask
 from bench.tasks.lm.vocab import T_BOS, T_EOS
-from bench.tasks.score import is_set_level, metric_of, score_items, score_set
+from bench.tasks.score import groups_of, is_set_level, metric_of, score_items, score_set
 
 # the LM modules (torch) load on first use, so listing tasks stays fast
 _gen = lazy("bench.tasks.lm.generate")
@@ -54,6 +54,7 @@ class PatternTask(LMTask):
     def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int, log=print):
         refs = [Item(id=it["id"], audio=self.reference_audio(it, ctx, sr), sr=sr) for it in items]
         records, per_item = [], {it["id"]: {"id": it["id"]} for it in items}
+        groups = groups_of(items, self.group_field)
         for name in ctx.cfg.metrics:
             for variant in self.variants:
                 hyp = [Item(id=it["id"], audio=audio[variant][it["id"]], sr=sr, ref_audio=r.audio,
@@ -61,7 +62,7 @@ class PatternTask(LMTask):
                 if is_set_level(name):
                     summ = score_set(name, hyp, refs, log)
                 else:
-                    vals, summ = score_items(name, hyp, log)
+                    vals, summ = score_items(name, hyp, log, groups)
                     for it, v in zip(items, vals, strict=True):
                         per_item[it["id"]][f"{name}@{variant}"] = v
                 records.append({**summ, "metric": metric_of(name), "variant": variant})

@@ -4,7 +4,9 @@ Every stage leaves its artefact in the run directory
 ``data/runs/<task>/<preset>/<codec>-<confighash>/`` and skips itself when that artefact exists, so a
 killed run picks up where it stopped and a finished run (``done.json``) is a no-op unless ``force``.
 The config hash covers the task preset only (never the codec), so all codecs of one preset share it:
-that is the equal-budget rule's footprint on disk (see :mod:`bench.tasks.budget`).
+that is the equal-budget rule's footprint on disk (see :mod:`bench.tasks.budget`). A run with
+``--set`` overrides is its own preset variant (``smoke+set-<hash>``, :func:`bench.config.preset_variant`):
+its run folder and records file never touch the preset's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from bench import paths
 from bench.atomic import write_json, write_text
+from bench.config import preset_variant
 from bench.tasks.config import TaskConfig, load_task_config, to_dict
 
 SCORE_SR = 16000  # every output is resampled to this before it is written and scored
@@ -44,6 +47,7 @@ def run_dir_of(task: str, codec: str, preset: str, cfg: TaskConfig, data_dir=Non
 
 
 def records_path(preset: str, task: str, codec: str, results_dir=None) -> Path:
+    """``preset`` is the preset variant (:func:`bench.config.preset_variant`) the run files under."""
     return paths.results_root(results_dir) / "records" / preset / f"{task}__{codec}.jsonl"
 
 
@@ -166,20 +170,24 @@ def run(
 
     t_start = time.time()
     cfg = load_task_config(task, preset, list(overrides))
-    run_dir = run_dir_of(task, codec, preset, cfg, data_dir)
+    variant = preset_variant(preset, overrides)
+    run_dir = run_dir_of(task, codec, variant, cfg, data_dir)
     done = run_dir / "done.json"
     if done.is_file() and not force and json.loads(done.read_text()).get("codec_id") != _codec_id(codec, cfg, data_dir):
-        echo(f"run: {task}/{preset}/{codec}: the codec's weights changed since the finished run; rerunning")
+        echo(f"run: {task}/{variant}/{codec}: the codec's weights changed since the finished run; rerunning")
         force = True
     if done.is_file() and not force:
-        echo(f"run: {task}/{preset}/{codec} finished already ({run_dir}); --force reruns it")
-        return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()]
+        echo(f"run: {task}/{variant}/{codec} finished already ({run_dir}); --force reruns it")
+        from bench.results import parse_line
+
+        path = run_dir / "records.jsonl"  # an older run's v1 lines come back upgraded
+        return [parse_line(x, f"{path}:{i}") for i, x in enumerate(path.read_text().splitlines(), 1) if x.strip()]
     if force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = Log(run_dir / "log.txt", echo)
     write_text(run_dir / "config.yaml", _yaml(to_dict(cfg)))
-    log(f"run: {task} / {codec} / {preset} (config {cfg.hash}) -> {run_dir}")
+    log(f"run: {task} / {codec} / {variant} (config {cfg.hash}) -> {run_dir}")
     task_obj = TASKS.get(task)()
     wall: dict[str, float] = {}
 
@@ -191,9 +199,9 @@ def run(
         wall[name] = round(time.time() - wall[name], 2)
 
     from bench.data import ensure_built
-    from bench.tasks.budget import budget, budget_hash, check_codec_fits
+    from bench.tasks.budget import budget, check_codec_fits
     from bench.tasks.codec_setup import load_codec
-    from bench.tasks.tokens import codec_identity, tokenize_manifest
+    from bench.tasks.tokens import tokenize_manifest
 
     stage("data", 1)
     manifest = ensure_built(cfg.data.recipe, cfg.data.preset, data_dir=data_dir)
@@ -233,33 +241,68 @@ def run(
 
     from bench.results import make_record
 
-    extra = {"codec_id": codec_identity(codec_obj), "codec_weights": codec_obj.weights().source,
-             "frame_rate": codec_obj.frame_rate, "codebook_size": codec_obj.codebook_size, "n_q": cfg.data.n_q,
-             "kbps": round(codec_obj.bitrate(cfg.data.n_q) / 1000, 3), "budget_hash": budget_hash(bud),
-             "n_params": bud["n_params"], "lm_ckpt": {s: _weights_sha(run_dir, s) for s in ckpts},
-             "token_cache": cache.dir.name, "wall_s": {**wall, "total": round(time.time() - t_start, 2)},
+    extra = {"lm_ckpt": {s: _weights_sha(run_dir, s) for s in ckpts}, "token_cache": cache.dir.name,
+             "wall_s": {**wall, "total": round(time.time() - t_start, 2)},
              "train_curve": {s: _train_curve(run_dir, s) for s in ckpts}, "run_dir": _rel_run_dir(run_dir, data_dir)}
-    run_id = f"{task}/{preset}/{codec}-{cfg.hash}"
+    facts = codec_facts(codec_obj, cfg.data.n_q)
+    data = data_facts(task_obj, ctx, manifest, items)
+    as_trained = _budget_record(cfg, task_obj.shapes(cfg), run_dir, ckpts)
+    run_id = f"{task}/{variant}/{codec}-{cfg.hash}"
 
-    def rec(r: dict, kind: str, codec_name: str, rid: str, ex: dict) -> dict:
-        return make_record(run_id=rid, kind=kind, task=task, codec=codec_name, preset=preset, metric=r["metric"],
+    def rec(r: dict, kind: str, codec_name: str, rid: str, n_q: int | None, **typed) -> dict:
+        return make_record(run_id=rid, kind=kind, task=task, codec=codec_name, preset=variant, metric=r["metric"],
                            backend=r["backend"], value=r["value"], n=r["n"], ci_low=r.get("ci_low"),
                            ci_high=r.get("ci_high"), higher_is_better=r.get("higher_is_better"), config_hash=cfg.hash,
-                           extra={**r.get("extra", {}), "variant": r["variant"], **ex})
+                           variant={"decode": r["variant"], "n_q": n_q, "base_preset": preset,
+                                    "overrides": list(overrides)},
+                           scorer=r.get("scorer"), per_item=r.get("per_item"), data=data, **typed)
 
-    recs = [rec(r, "task", codec, run_id, extra) for r in out["records"]]
-    _write_records(records_path(preset, task, codec, results_dir), recs)
+    recs = [rec(r, "task", codec, run_id, cfg.data.n_q, codec_facts=facts, budget=as_trained,
+                extra={**r.get("extra", {}), **extra}) for r in out["records"]]
+    _write_records(records_path(variant, task, codec, results_dir), recs)
     if out["reference"]:
-        ref = [rec(r, "reference", "reference", f"{task}/{preset}/reference-{cfg.hash}", {"n_items": len(items)})
-               for r in out["reference"]]
-        _write_records(records_path(preset, task, "reference", results_dir), ref)
+        ref = [rec(r, "reference", "reference", f"{task}/{variant}/reference-{cfg.hash}", None,
+                   extra=r.get("extra", {})) for r in out["reference"]]
+        _write_records(records_path(variant, task, "reference", results_dir), ref)
     write_text(run_dir / "scores.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in out["items"]))
     write_text(run_dir / "records.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in recs))
-    write_json(done, {"records": len(recs), "wall_s": extra["wall_s"], "codec_id": extra["codec_id"]})
+    write_json(done, {"records": len(recs), "wall_s": extra["wall_s"], "codec_id": facts["codec_id"]})
     for r in recs:
         log(f"  {r['metric']:<16} {r['backend']['name']:<32} {_fmt(r['value'])}  (n={r['n']})")
-    log(f"run: done in {time.time() - t_start:.0f} s; records -> {records_path(preset, task, codec, results_dir)}")
+    log(f"run: done in {time.time() - t_start:.0f} s; records -> {records_path(variant, task, codec, results_dir)}")
     return recs
+
+
+def codec_facts(codec_obj, n_q: int) -> dict:
+    """The record's ``codec_facts``: what the LM's tokens came from, at the ``n_q`` the task models."""
+    from bench.tasks.tokens import codec_identity
+
+    w = codec_obj.weights()
+    return {"codec_id": codec_identity(codec_obj), "weights": w.source, "origin": w.origin, "teacher": w.teacher,
+            "frame_rate": float(codec_obj.frame_rate), "codebook_size": int(codec_obj.codebook_size), "n_q": n_q,
+            "kbps": round(codec_obj.bitrate(n_q) / 1000, 3)}
+
+
+def data_facts(task_obj, ctx, manifest: Path, items: list[dict]) -> dict:
+    """The record's ``data``: which build, which scored items, how many voices, how they were chosen."""
+    from bench.data.subset import describe, test_set_hash
+    from bench.tasks.score import groups_of
+    from bench.tasks.tokens import data_hash
+
+    build = data_hash(manifest)
+    groups = groups_of(items, task_obj.group_field)
+    return {"build_hash": build, "test_set_hash": test_set_hash(build, [it["id"] for it in items]),
+            "items": len(items), "speakers": None if groups is None else len(set(groups)),
+            "subset": describe(len(task_obj.test_candidates(ctx)), ctx.cfg.data.max_test_items)}
+
+
+def _budget_record(cfg: TaskConfig, shapes: dict, run_dir: Path, stages) -> dict:
+    """The record's ``budget``, from what each stage's trainer reported (``<stage>.train.json``)."""
+    from bench.tasks.budget import record
+
+    metas = {s: json.loads((run_dir / f"{s}.train.json").read_text()) for s in stages
+             if (run_dir / f"{s}.train.json").is_file()}
+    return record(cfg, shapes, metas)
 
 
 def _train_curve(run_dir: Path, stage: str) -> dict:

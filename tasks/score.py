@@ -1,10 +1,15 @@
 """Scoring glue: call the metrics area's helpers and shape their output into record fields.
 
 An unavailable backend gives a record with ``value: None`` and the reason in ``extra`` (never a
-substitute model, never 0.0), so the leaderboard shows the gap instead of hiding it.
+substitute model, never 0.0), so the leaderboard shows the gap instead of hiding it. Item-level
+scores keep their per-item values, cluster labels (speaker) and details (ASR hypothesis, error
+counts) in ``per_item``, so committed records can be re-aggregated, paired and audited.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from bench.metrics import BackendUnavailable, Item
 
@@ -18,19 +23,48 @@ def _unavailable(name: str, why: str, n: int) -> dict:
             "higher_is_better": None, "extra": {"unavailable": why, "n_items": n}}
 
 
-def score_items(name: str, items: list[Item], log=print) -> tuple[list[float | None], dict]:
-    """Per-item values and a summary (value, n, CI, higher_is_better, backend identity)."""
+def per_item(ids: Sequence[str], values: Sequence[float | None], groups: Sequence[str] | None = None,
+             fields: dict[str, list] | None = None) -> dict[str, list]:
+    """The record's ``per_item``: parallel lists keyed by item id (docs/RESULTS_SCHEMA.md)."""
+    out: dict[str, list] = {"ids": [str(i) for i in ids], "values": list(values)}
+    if groups is not None:
+        out["groups"] = [str(g) for g in groups]
+    return {**out, **(fields or {})}
+
+
+def summarize_items(name: str, ids: Sequence[str], scored: Sequence[tuple[float | None, dict[str, Any]]],
+                    groups: Sequence[str] | None = None) -> dict:
+    """Record fields of one item-level score: value, n, CI and ``scorer`` from the metrics area, plus ``per_item``.
+
+    ``groups`` (speaker per item) makes the CI a cluster bootstrap: items of one voice are not independent.
+    """
+    from bench.metrics import scoring
+
+    values = [v for v, _ in scored]
+    details = [d for _, d in scored]
+    summ = dict(scoring.summarize(name, values, details=details, groups=groups))
+    summ["per_item"] = per_item(ids, values, groups, scoring.per_item_fields(details))
+    return summ
+
+
+def score_items(name: str, items: list[Item], log=print,
+                groups: Sequence[str] | None = None) -> tuple[list[float | None], dict]:
+    """Per-item values and the record fields of their summary (see :func:`summarize_items`)."""
     from bench.metrics import scoring
 
     try:
-        vals = scoring.score_items(name, items)
+        scored = scoring.score_items_detailed(name, items)
     except BackendUnavailable as e:
         log(f"score: {name} unavailable: {e}")
         return [None] * len(items), _unavailable(name, str(e), len(items))
-    summ = dict(scoring.summarize(name, vals))
-    # per-item values ride on the record so paired significance tests work from committed results alone
-    summ["extra"] = {"per_item": {"ids": [it.id for it in items], "values": vals}}
-    return vals, summ
+    return [v for v, _ in scored], summarize_items(name, [it.id for it in items], scored, groups)
+
+
+def groups_of(rows: Sequence[dict], key: str | None) -> list[str] | None:
+    """Cluster label per item (``key``: speaker, piece, label), or None unless every item has one."""
+    if not key or not rows or any(r.get(key) in (None, "") for r in rows):
+        return None
+    return [str(r[key]) for r in rows]
 
 
 def score_set(name: str, hyp: list[Item], ref: list[Item], log=print) -> dict:

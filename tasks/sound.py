@@ -21,14 +21,13 @@ class SoundTask(PatternTask):
     metrics: ClassVar[tuple[str, ...]] = ("fad",)
     text_field = "caption"
     text_unit = "word"
+    group_field = "label"  # the sound class
 
     def train_frames(self, ctx: Context) -> int:
         return ctx.frames(ctx.cfg.data.max_train_seconds)
 
-    def test_items(self, ctx: Context) -> list[dict]:
-        rows = [r for r in ctx.split("test") if r.get("caption")]
-        n = ctx.cfg.data.max_test_items
-        return rows[:n] if n else rows
+    def test_candidates(self, ctx: Context) -> list[dict]:
+        return [r for r in ctx.split("test") if r.get("caption")]
 
     def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
         return np.zeros((ctx.cfg.data.n_q, 0), dtype=np.int64), ctx.frames(ctx.cfg.data.gen_seconds)

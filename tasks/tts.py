@@ -19,7 +19,7 @@ from bench.lazy import lazy
 from bench.metrics import Item
 from bench.tasks.common import Context, LMTask
 from bench.tasks.lm.vocab import EOS, IGNORE, PAD, SEP, T_PAD, LMShape
-from bench.tasks.score import metric_of, score_items
+from bench.tasks.score import groups_of, metric_of, score_items
 
 # torch and the LM modules load on first use, so listing tasks (`bench tasks`) stays fast
 torch = lazy("torch")
@@ -149,6 +149,7 @@ class TTSTask(LMTask):
     text_field = "phonemes"
     text_unit = "char"
     variants = ("ar", "ar+nar")
+    group_field = "speaker"
 
     def shapes(self, cfg) -> dict:
         v, q = cfg.lm.audio_vocab, cfg.data.n_q
@@ -158,12 +159,11 @@ class TTSTask(LMTask):
         data = _TTSData(ctx)
         return TTSAR(data) if stage == "ar" else TTSNAR(data)
 
-    def test_items(self, ctx: Context) -> list[dict]:
+    def test_candidates(self, ctx: Context) -> list[dict]:
         rows = [r for r in ctx.split("test") if r.get("prompt_id")]
         if not rows:
             raise ValueError(f"{ctx.manifest}: no test utterances with a prompt_id (the speech recipe sets them)")
-        n = ctx.cfg.data.max_test_items
-        return rows[:n] if n else rows
+        return rows
 
     def prompt_codes(self, item: dict, ctx: Context) -> np.ndarray:
         c = ctx.cache.codes(item["prompt_id"], ctx.cfg.data.n_q)
@@ -207,14 +207,15 @@ class TTSTask(LMTask):
                          prompt_audio=prompts[it["id"]]) for it in items]
 
         records, reference, per_item = [], [], {it["id"]: {"id": it["id"]} for it in items}
+        groups = groups_of(items, self.group_field)
         for name in ctx.cfg.metrics:
             m = metric_of(name)
             for variant in self.variants:
-                vals, summ = score_items(name, make(audio[variant]), log)
+                vals, summ = score_items(name, make(audio[variant]), log, groups)
                 records.append({**summ, "metric": f"{m}@{variant}", "variant": variant})
                 for it, val in zip(items, vals, strict=True):
                     per_item[it["id"]][f"{name}@{variant}"] = val
-            vals, summ = score_items(name, make(refs), log)
+            vals, summ = score_items(name, make(refs), log, groups)
             for variant in self.variants:  # the floor, in the same columns as the codec rows
                 reference.append({**summ, "metric": f"{m}@{variant}", "variant": "reference"})
             for it, val in zip(items, vals, strict=True):

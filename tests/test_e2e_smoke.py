@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import results
+from bench.config import preset_variant
 
 pytestmark = pytest.mark.slow
 BENCH = str(Path(sys.executable).parent / "bench")
@@ -29,16 +30,17 @@ def test_smoke_tts_chain(tmp_path):
     env = {**os.environ, "BENCH_DATA": str(tmp_path / "data"), "BENCH_RESULTS": str(tmp_path / "results"),
            "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
     _bench("run", "--codec", "xcodec", "--task", "tts", "--preset", "smoke", "--set", "train.steps=30", env=env)
-    recs = results.load(tmp_path / "results" / "records" / "smoke" / "tts__xcodec.jsonl")
+    variant = preset_variant("smoke", ["train.steps=30"])  # a --set run files under its own preset variant
+    recs = results.load(tmp_path / "results" / "records" / variant / "tts__xcodec.jsonl")
     metrics = {r["metric"] for r in recs}
     assert {"wer@ar", "wer@ar+nar", "spk@ar", "spk@ar+nar", "mos@ar", "mos@ar+nar"} <= metrics
     for r in recs:
         assert r["backend"]["name"] and r["n"] > 0
-        assert len(r["extra"]["per_item"]["ids"]) == len(r["extra"]["per_item"]["values"])
-        assert r["extra"]["codec_id"]
-    ref = results.load(tmp_path / "results" / "records" / "smoke" / "tts__reference.jsonl")
+        assert len(r["per_item"]["ids"]) == len(r["per_item"]["values"]) == len(r["per_item"]["groups"])
+        assert r["codec_facts"]["codec_id"] and r["budget"]["steps_reached"] == 30
+    ref = results.load(tmp_path / "results" / "records" / variant / "tts__reference.jsonl")
     assert {r["metric"] for r in ref} == metrics  # every codec number has its clean-audio floor beside it
-    run_dirs = list((tmp_path / "data" / "runs" / "tts" / "smoke").iterdir())
+    run_dirs = list((tmp_path / "data" / "runs" / "tts" / variant).iterdir())
     assert len(run_dirs) == 1 and list((run_dirs[0] / "samples").glob("*/*.wav"))  # samples/<variant>/<id>.wav
     done = json.loads((run_dirs[0] / "done.json").read_text())
     assert done["records"] == len(recs)

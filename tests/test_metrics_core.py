@@ -74,14 +74,17 @@ def test_normalization_numbers_punctuation_spelling():
 
 
 def test_asr_backend_scores_its_transcripts(monkeypatch):
-    from bench.metrics.asr import WERFasterWhisperTinyEn
+    from bench.metrics import asr
 
-    b = WERFasterWhisperTinyEn()
-    monkeypatch.setattr(b, "_transcribe_one", lambda x: "the cat sat on mat")
+    b = asr.WERFasterWhisperTinyEn()
+    monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
+    monkeypatch.setattr(b, "_transcribe_one", lambda x, seed: asr.Transcript("The cat sat on mat.", 0.4))
     it = Item("u", np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1, 16000,
               ref_text="The cat sat on the mat!")
     [(v, d)] = b.score_detailed([it])
-    assert v == pytest.approx(1 / 6) and d == {"hyp": "the cat sat on mat"}
+    assert v == pytest.approx(1 / 6)
+    assert d == {"hyp": "The cat sat on mat.", "ref": "the cat sat on the mat", "num": 1, "den": 6, "sub": 0,
+                 "del": 1, "ins": 0, "temperature": 0.4}
 
 
 # -- signal metrics ----------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ def test_scores_are_cached_on_disk(monkeypatch):
               ref_audio=np.sin(np.arange(16000) / 10 + 0.1).astype(np.float32))
     first = scoring.score_items("sisdr/closed-form", [it], progress=False)
     b = scoring.get_backend("sisdr/closed-form")
-    monkeypatch.setattr(b, "score", lambda items: pytest.fail("re-scored a cached item"))
+    monkeypatch.setattr(b, "score_detailed", lambda items: pytest.fail("re-scored a cached item"))
     assert scoring.score_items("sisdr/closed-form", [it], progress=False) == first
     other = Item("v", it.audio, 16000, ref_audio=it.audio)  # different reference: not a cache hit
     with pytest.raises(pytest.fail.Exception):
@@ -237,7 +240,7 @@ def test_catalog_lists_every_named_backend():
     from bench.registry_builtin import metric_rows
 
     names = {r["name"] for r in metric_rows()}
-    assert set(BUILTIN) <= names and len(BUILTIN) == 22
+    assert set(BUILTIN) <= names and len(BUILTIN) == 23
 
 
 # -- bench score --------------------------------------------------------------------------------------
@@ -262,7 +265,8 @@ def test_bench_score_cli_writes_records(speech, tmp_path):
     assert res.exit_code == 0, res.output
     recs = load(out)
     assert [r["metric"] for r in recs] == ["sisdr", "fad"] and all(r["codec"] == "noisy15" for r in recs)
-    assert recs[0]["n"] == 3 and recs[0]["extra"]["per_item"]["ids"] == ["u0", "u1", "u2"]
+    assert recs[0]["n"] == 3 and recs[0]["per_item"]["ids"] == ["u0", "u1", "u2"]
+    assert len(recs[0]["per_item"]["lag0_corr"]) == 3 and recs[0]["scorer"]["aggregate"] == "mean"
     assert 10 < recs[0]["value"] < 20 and recs[0]["kind"] == "score"
     bad = CliRunner().invoke(app, ["score", "--metric", "wer/hubert-large-ctc", "--ref", str(root / "manifest.jsonl"),
                                    "--hyp-dir", str(tmp_path / "hyp")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
@@ -87,11 +88,83 @@ def test_speaker_same_voice_above_different_voice(clips):
     assert min(s) > np.median(d)
 
 
+def test_speaker_details_state_the_pair_and_the_vad_fallback(clips):
+    x, y = clips["slt", 0], clips["slt", 1]
+    hiss = (1e-3 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)  # webrtcvad keeps none
+    items = [Item("p", x, 16000, prompt_audio=y, ref_audio=x), Item("t", x, 16000, ref_audio=y),
+             Item("v", x, 16000, prompt_audio=hiss)]
+    res = scoring.score_items_detailed("spk/resemblyzer", items, progress=False)
+    assert [d for _, d in res] == [{"pair": "prompt", "vad_fallback": False}, {"pair": "target", "vad_fallback": False},
+                                   {"pair": "prompt", "vad_fallback": True}]
+    assert res[0][0] == pytest.approx(res[1][0], abs=1e-6)  # same two clips, either way round
+    assert res[2][0] < res[0][0]
+
+
 def test_faster_whisper_transcribes_clean_speech(clips):
+    from bench.metrics.textnorm import normalize
+
     items = [Item(f"slt{i}", clips["slt", i], 16000, ref_text=t) for i, t in enumerate(TEXTS)]
     res = scoring.score_items_detailed("wer/faster-whisper-tiny.en", items, progress=False)
     assert np.mean([v for v, _ in res]) < 0.3, res
-    assert all(d["hyp"] for _, d in res)
+    for (v, d), t in zip(res, TEXTS, strict=True):
+        assert d["hyp"] and d["ref"] == normalize(t) and d["den"] == len(normalize(t).split())
+        assert d["num"] == d["sub"] + d["del"] + d["ins"] and v == pytest.approx(d["num"] / d["den"])
+        assert d["temperature"] == 0.0  # clean speech passes the fallback checks at T=0
+    s = scoring.summarize("wer/faster-whisper-tiny.en", [v for v, _ in res], details=[d for _, d in res])
+    assert s["value"] == pytest.approx(sum(d["num"] for _, d in res) / sum(d["den"] for _, d in res))
+
+
+def test_dwer_reference_is_the_transcript_of_the_original(clips):
+    from bench.metrics.textnorm import normalize
+
+    x0, x1 = clips["slt", 0], clips["slt", 1]
+    items = [Item("same", x0, 16000, ref_audio=x0), Item("other", x0, 16000, ref_audio=x1)]
+    res = scoring.score_items_detailed("dwer/faster-whisper-tiny.en", items, progress=False)
+    wer = scoring.score_items_detailed("wer/faster-whisper-tiny.en",
+                                       [Item("t", x1, 16000, ref_text=TEXTS[1])], progress=False)
+    assert res[0][0] == 0.0 and res[1][0] > 0.5
+    assert res[1][1]["ref"] == normalize(wer[0][1]["hyp"])  # what the same model heard in the original
+
+
+@pytest.fixture(scope="module")
+def say(tmp_path_factory):
+    """espeak-ng text -> 16 kHz audio."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from bench.audio import load
+
+    d = tmp_path_factory.mktemp("espeak")
+
+    def _say(text: str) -> np.ndarray:
+        p = d / f"{abs(hash(text))}.wav"
+        subprocess.run(["espeak-ng", "-w", str(p), text], check=True)
+        return load(p, sr=16000)[0]
+
+    return _say
+
+
+def _compression_ratio(text: str) -> float:
+    b = text.encode()
+    return len(b) / len(zlib.compress(b)) if b else 0.0
+
+
+def test_repetition_loop_transcript_is_redecoded(say, monkeypatch):
+    """Whisper tiny.en at T=0 alone loops on a repeated word; the fallback re-decodes it, seeded."""
+    from bench.metrics import asr
+
+    x = say("hello " * 25)
+    segs, _ = asr._fw_model("tiny.en").transcribe(
+        x, language="en", beam_size=5, temperature=0.0, compression_ratio_threshold=None, log_prob_threshold=None,
+        no_speech_threshold=None, without_timestamps=True, condition_on_previous_text=False, vad_filter=False)
+    loop = " ".join(s.text.strip() for s in segs)
+    assert _compression_ratio(loop) > 2.4, loop  # the input really loops without the fallback
+    monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
+    it = Item("loop", x, 16000, ref_text="hello " * 25)
+    [(_, d)] = scoring.score_items_detailed("wer/faster-whisper-tiny.en", [it], cache=False, progress=False)
+    assert d["temperature"] > 0 and _compression_ratio(d["hyp"]) <= 2.4, d
+    asr._TRANSCRIPTS.clear()
+    [(_, again)] = scoring.score_items_detailed("wer/faster-whisper-tiny.en", [it], cache=False, progress=False)
+    assert again == d  # sampling at T > 0 is seeded per item
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ def _good() -> dict:
     "mutate, msg",
     [
         (lambda r: r.pop("value"), "missing field 'value'"),
-        (lambda r: r.update(schema_version=2), "schema_version 2"),
+        (lambda r: r.update(schema_version=99), "schema_version 99"),
         (lambda r: r.update(ci_low=0.9, ci_high=0.1), "ci_low 0.9 > ci_high 0.1"),
         (lambda r: r.update(n=-1), "'n' is negative"),
         (lambda r: r["extra"].update(per_item={"ids": ["a", "b"], "values": [0.1]}), "equal length"),

@@ -82,7 +82,7 @@ def test_report_draws_tensorboard_curves(roots):
     res, data = roots
     text = write_report(res, date="d", data_root=data).read_text()
     assert "plots/smoke/train_tts.png" in text and (res / "plots/smoke/train_tts.png").stat().st_size > 10_000
-    assert "xcodec (ar+nar)" in text  # significance line names the variants
+    assert "| xcodec (ar) − encodec-24khz (ar) | vs best |" in text  # the planned contrast names the variants
 
 
 def test_codec_eval_records_as_bench_codec_eval_writes_them(tmp_path):

@@ -66,3 +66,26 @@ def test_collapsed_codecs_are_named_with_a_warning(capsys):
     print_comparisons(recs)
     out = capsys.readouterr().out
     assert "warning: a: level-1 codebook collapsed (perplexity 1.05 < 4)" in out and "warning: b" not in out
+
+
+def test_codec_budget_states_steps_reached_and_the_wall_clock_stop(tmp_path):
+    """A codec stopped by train.max_minutes says so; its budget hash is of the config in its checkpoint."""
+    from bench.codec_eval import codec_budget
+    from bench.codecs import WeightsStatus
+    from bench.config import config_hash
+    from bench.train.checkpoint import save
+
+    cfg = {"n_q": 4, "train": {"steps": 2000, "max_minutes": 30.0}}
+    save(tmp_path / "ckpt.pt", {"config": cfg, "step": 1234, "generator": {}})
+
+    class Trained:
+        def weights(self):
+            return WeightsStatus("trained-here", "smoke-abc", True, str(tmp_path / "ckpt.pt"))
+
+    class Published:
+        def weights(self):
+            return WeightsStatus("published", "facebook/encodec_24khz", True)
+
+    assert codec_budget(Trained()) == {"hash": config_hash(cfg), "steps": 2000, "steps_reached": 1234,
+                                       "stop_reason": "wall_clock"}
+    assert codec_budget(Published()) is None

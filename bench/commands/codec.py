@@ -36,7 +36,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         codec_preset: str | None = typer.Option(None, "--codec-preset", help="Codec preset (default: same)."),
         data_dir: Path | None = typer.Option(None, "--data-dir"),
         device: str = typer.Option("cpu", "--device"),
-        limit: int = typer.Option(0, "--limit", help="Evaluate only the first N test clips (0: all)."),
+        limit: int = typer.Option(0, "--limit", help="Evaluate N test clips, a seeded equal share per speaker "
+                                  "(0: all)."),
         no_wer: bool = typer.Option(False, "--no-wer", help="Skip the ASR probe."),
     ) -> None:
         """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""

@@ -61,7 +61,13 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 -
             frame = load_results(_results(results_dir), preset=preset).frame
         except RecordError as e:
             _bad_records(e)
-        rows = compare(frame, a, b, task, metric)
+        from bench.report.integrity import IncomparableRecords
+
+        try:
+            rows = compare(frame, a, b, task, metric)
+        except IncomparableRecords as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
         if not rows:
             typer.echo(f"error: no {task!r} cells measured for both {a!r} and {b!r}", err=True)
             raise typer.Exit(1)

@@ -34,7 +34,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         task: str = typer.Option(..., "--task", help="tts, music, sound, or a comma list."),
         preset: str = typer.Option("smoke", "--preset", help="smoke | small | paper."),
         force: bool = typer.Option(False, "--force", help="Rerun a finished run from scratch."),
-        set_: list[str] = typer.Option([], "--set", help="Override a task config value: --set train.steps=50."),
+        set_: list[str] = typer.Option([], "--set", help="Override a task config value: --set train.steps=50. "
+                                       "The run files under its own preset variant (smoke+set-<hash>)."),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
         nproc: int = typer.Option(1, "--nproc", help="LM training processes (torchrun DDP)."),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),

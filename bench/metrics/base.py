@@ -33,6 +33,11 @@ class MetricBackend(ABC):
     higher_is_better: ClassVar[bool] = False
     needs: ClassVar[tuple[str, ...]] = ()  # Item fields beyond audio
     tier: ClassVar[Literal["offline", "paper"]] = "offline"
+    # How per-item values become one number: "mean" of item values, or "ratio" = sum(num) / sum(den) over
+    # the items' details (corpus WER: long utterances weigh by their length, as in every ASR paper).
+    aggregate: ClassVar[Literal["mean", "ratio"]] = "mean"
+    # Keys score_detailed puts on every item; a cached score without them is scored again.
+    detail_keys: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     @abstractmethod
@@ -42,6 +47,10 @@ class MetricBackend(ABC):
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """{"name", "model", "version", "weights_hash"} stamped on every record."""
+
+    def signature_parts(self) -> list[tuple[str, str]]:
+        """Settings beyond the model that change the number (e.g. decoding, text normalization)."""
+        return []
 
     def score(self, items: list[Item]) -> list[float | None]:
         """Per-item scores (item-level backends)."""

@@ -1,4 +1,5 @@
-"""Built-in metric backends: registry name -> "module:Class" (imported only when used)."""
+"""Built-in metric backends: registry name -> "module:Class" (imported only when used), and which
+metrics enter a leaderboard's mean rank."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ BUILTIN: dict[str, str] = {
     "wer/faster-whisper-base": f"{_M}.asr:WERFasterWhisperBase",
     "wer/openai-whisper-tiny.en": f"{_M}.asr:WEROpenAIWhisperTinyEn",
     "cer/faster-whisper-tiny.en": f"{_M}.asr:CERFasterWhisperTinyEn",
+    "dwer/faster-whisper-tiny.en": f"{_M}.asr:DWERFasterWhisperTinyEn",
     "spk/resemblyzer": f"{_M}.speaker:SpkResemblyzer",
     "mos/dnsmos-ovrl": f"{_M}.mos:MOSDnsmosOvrl",
     "mos/dnsmos-sig": f"{_M}.mos:MOSDnsmosSig",
@@ -33,6 +35,22 @@ BUILTIN: dict[str, str] = {
 
 # metric -> default backend (``bench score --metric wer`` without --backend)
 DEFAULTS: dict[str, str] = {
-    "wer": "faster-whisper-tiny.en", "cer": "faster-whisper-tiny.en", "spk": "resemblyzer", "mos": "dnsmos-ovrl",
+    "wer": "faster-whisper-tiny.en", "cer": "faster-whisper-tiny.en", "dwer": "faster-whisper-tiny.en",
+    "spk": "resemblyzer", "mos": "dnsmos-ovrl",
     "pesq": "pesq-wb", "stoi": "pystoi", "sisdr": "closed-form", "mel": "logmel-l1", "fad": "logmel",
 }
+
+# metric -> (enters the mean rank, why). A metric is left out while its validation says it cannot order
+# codecs; it is still reported in its own column.
+RANKED: dict[str, tuple[bool, str]] = {
+    "sisdr": (False, "SI-SDR sits at chance for these codecs: trained with magnitude/mel losses they do not keep "
+                     "waveform phase (|lag-0 correlation| of output and input ~0.02, 0.002-0.03, SI-SDR -31 to "
+                     "-57 dB on the committed records), so it measures phase alignment, not quality"),
+    "dwer": (False, "dWER repeats WER's information (same ASR model, reference = its transcript of the original); "
+                    "ranking both would count intelligibility twice"),
+}
+
+
+def ranked(metric: str) -> tuple[bool, str]:
+    """(enters the mean rank, reason) for a metric name such as "wer"."""
+    return RANKED.get(metric, (True, "validated: orders known degradations"))

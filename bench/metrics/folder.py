@@ -16,7 +16,7 @@ from typing import Any
 from bench.audio import load
 
 from .base import Item
-from .scoring import fad, get_backend, resolve_name, score_items_detailed, summarize
+from .scoring import fad, get_backend, per_item_fields, resolve_name, score_items_detailed, summarize
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 NO_REF_METRICS = ("wer", "cer", "mos")  # metrics whose reference-audio score is informative
@@ -100,13 +100,20 @@ def score_folder(metric: str, manifest: str | os.PathLike, hyp_dir: str | os.Pat
         if not items:
             continue
         res = score_items_detailed(name, items)
-        vals = [v for v, _ in res]
-        per_item: dict[str, Any] = {"ids": [it.id for it in items], "values": vals}
-        if any(d for _, d in res):
-            per_item["details"] = [d for _, d in res]
-        out.append(make_record(**summarize(name, vals), **common, run_id=run_id, codec=label,
-                               extra={**extra, "per_item": per_item}))
+        vals, details = [v for v, _ in res], [d for _, d in res]
+        groups = speakers([it.meta["row"] for it in items])
+        per_item: dict[str, Any] = {"ids": [it.id for it in items], "values": vals,
+                                    **({"groups": groups} if groups else {}), **per_item_fields(details)}
+        out.append(make_record(**summarize(name, vals, details=details, groups=groups), **common, run_id=run_id,
+                               codec=label, extra={**extra, "per_item": per_item}))
     return out
+
+
+def speakers(rows: list[dict]) -> list[str] | None:
+    """Speaker per manifest row (the CI's clusters), or None unless every row names one."""
+    if not rows or any(r.get("speaker") in (None, "") for r in rows):
+        return None
+    return [str(r["speaker"]) for r in rows]
 
 
 def write_records(path: str | os.PathLike, records: list[dict[str, Any]]) -> Path:

@@ -1,5 +1,9 @@
 """What other areas call: get a backend, score items (cached on disk), summarize with n and 95% CI.
 
+A summary states how it was made (``scorer``): corpus ratio or mean, item or speaker-cluster bootstrap,
+and a one-line signature (sacrebleu style) naming everything that changes the number, so two numbers
+are comparable exactly when their signatures match.
+
 Per-item scores are cached in ``<data>/cache/scores/scores.sqlite`` under sha256(backend identity,
 item content), so re-scoring the same audio with the same model is free and a killed run resumes
 where it stopped (results are committed every chunk). FAD caches per-clip embeddings as .npy files.
@@ -21,7 +25,7 @@ from bench.paths import data_root
 
 from . import METRICS
 from .base import BackendUnavailable, Item, MetricBackend
-from .stats import bootstrap_ci, fad_bootstrap, paired_bootstrap
+from .stats import bootstrap, fad_bootstrap, paired_bootstrap
 
 _INSTANCES: dict[str, MetricBackend] = {}
 _IDENTITIES: dict[str, dict[str, Any]] = {}
@@ -112,7 +116,9 @@ def score_items_detailed(name: str, items: list[Item], cache: bool = True,
                 part = keys[i:i + 500]
                 q = f"SELECT key, value, detail FROM scores WHERE key IN ({','.join('?' * len(part))})"
                 for k, v, d in con.execute(q, part):
-                    found[k] = (v, json.loads(d) if d else {})
+                    det = json.loads(d) if d else {}
+                    if all(f in det for f in b.detail_keys):  # else scored before these details existed
+                        found[k] = (v, det)
         todo = [i for i, k in enumerate(keys) if k not in found]
         bar = tqdm(total=len(todo), desc=name, disable=not progress or not todo, leave=False)
         for s in range(0, len(todo), CHUNK):
@@ -173,26 +179,73 @@ def fad(name: str, hyp: list[Item], ref: list[Item], n_boot: int = 100, seed: in
 
 
 # -- summaries ---------------------------------------------------------------------------------------
-def summarize(name: str, values: Sequence[float | None], n_boot: int = 1000, seed: int = 0,
-              strict: bool = False) -> dict[str, Any]:
-    """Mean with n and seeded 95% bootstrap CI: ``make_record(**summarize(...), run_id=..., ...)``.
+# Per-item detail keys a record keeps as parallel lists (per_item_fields); transcripts included, so a
+# reader can recount corpus WER or look at what the ASR heard.
+DETAIL_FIELDS = ("hyp", "ref", "num", "den", "sub", "del", "ins", "temperature", "pair", "vad_fallback", "lag0_corr")
 
+
+def per_item_fields(details: Sequence[dict[str, Any]] | None) -> dict[str, list]:
+    """Known detail keys present on every item, as parallel lists: {"num": [...], "den": [...], ...}."""
+    if not details:
+        return {}
+    return {k: [d[k] for d in details] for k in DETAIL_FIELDS if all(k in d for d in details)}
+
+
+def signature(name: str, aggregate: str, ci: str, n_boot: int, seed: int) -> str:
+    """One line naming what changes the number: backend, weights, decoding/normalization, aggregation, CI."""
+    b = get_backend(name)
+    ident = identity(name)
+    parts = [f"{b.metric}:{b.backend}", f"model:{str(ident.get('weights_hash') or 'none')[:8]}"]
+    parts += [f"{k}:{v}" for k, v in b.signature_parts()]
+    parts += [f"agg:{aggregate}", f"ci:{ci}", f"boot:{n_boot}", f"seed:{seed}"]
+    return "|".join(parts)
+
+
+def _ratio_inputs(values: Sequence[float | None], details: Sequence[dict[str, Any]] | None,
+                  ) -> tuple[list[float | None], list[float | None]] | None:
+    """(num, den) per item for a corpus ratio, None where the item is undefined; None if details lack them."""
+    if details is None or len(details) != len(values) or not all("num" in d and "den" in d for d in details):
+        return None
+    num = [None if v is None else float(d["num"]) for v, d in zip(values, details, strict=True)]
+    den = [None if v is None else float(d["den"]) for v, d in zip(values, details, strict=True)]
+    return num, den
+
+
+def summarize(name: str, values: Sequence[float | None], details: Sequence[dict[str, Any]] | None = None,
+              groups: Sequence[Any] | None = None, n_boot: int = 1000, seed: int = 0,
+              strict: bool = False) -> dict[str, Any]:
+    """Value with n and seeded 95% bootstrap CI: ``make_record(**summarize(...), run_id=..., ...)``.
+
+    Ratio backends (WER, CER, dWER) given their details report the corpus figure sum(num) / sum(den);
+    otherwise the mean of item values. ``groups`` (speaker per item) with >= 2 distinct labels makes the
+    CI a two-stage cluster bootstrap: utterances of one speaker are not independent evidence.
     None marks an item where the metric is undefined (e.g. PESQ finds no speech); it is left out and
     ``n`` counts the defined values. ``strict=True`` makes the whole value None instead.
     """
     name = resolve_name(name)
-    b = METRICS.get(name)
-    mean, lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+    b = get_backend(name)
+    if groups is not None and len(groups) != len(values):
+        raise ValueError(f"summarize {name}: {len(values)} values but {len(groups)} group labels")
+    ratio = _ratio_inputs(values, details) if b.aggregate == "ratio" else None
+    est, lo, hi = bootstrap(*(ratio or (values, None)), groups=groups, n_boot=n_boot, seed=seed)
     missing = sum(v is None for v in values)
     if missing and strict:
-        mean = lo = hi = None
-    return {"metric": b.metric, "backend": identity(name), "value": mean, "n": len(values) - missing,
-            "ci_low": lo, "ci_high": hi, "higher_is_better": b.higher_is_better}
+        est = lo = hi = None
+    kept = [g for g, v in zip(groups, values, strict=True) if v is not None] if groups is not None else None
+    clusters = len(set(kept)) if kept is not None else None
+    aggregate = "corpus" if ratio else "mean"
+    ci = "cluster-bootstrap" if clusters is not None and clusters >= 2 else "item-bootstrap"
+    scorer = {"aggregate": aggregate, "ci": ci, "n_boot": n_boot, "seed": seed, "items": len(values) - missing,
+              "clusters": clusters, "signature": signature(name, aggregate, ci, n_boot, seed)}
+    return {"metric": b.metric, "backend": identity(name), "value": est, "n": len(values) - missing,
+            "ci_low": lo, "ci_high": hi, "higher_is_better": b.higher_is_better, "scorer": scorer}
 
 
 def compare(name: str, a: Sequence[float | None], b: Sequence[float | None], n_boot: int = 1000,
             seed: int = 0) -> dict[str, Any]:
     """Paired difference mean(a - b) on the same utterances, with its 95% CI and whether it excludes 0."""
+    import bench.registry_builtin  # noqa: F401 - registers the built-in catalogue
+
     d, lo, hi = paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
     cls = METRICS.get(resolve_name(name))
     n = sum(x is not None and y is not None for x, y in zip(a, b, strict=True))

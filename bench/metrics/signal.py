@@ -83,12 +83,29 @@ def si_sdr(hyp: np.ndarray, ref: np.ndarray, eps: float = 1e-12) -> float:
     return float(10 * np.log10((np.dot(target, target) + eps) / (np.dot(noise, noise) + eps)))
 
 
+def lag0_corr(hyp: np.ndarray, ref: np.ndarray, eps: float = 1e-12) -> float:
+    """Normalized cross-correlation at lag 0 of the zero-mean signals.
+
+    SI-SDR is a function of it alone, 10 log10(rho^2 / (1 - rho^2)): near 0 it says the output's waveform
+    is unrelated to the input's (a delay or a new phase), whatever it sounds like.
+    """
+    h = hyp.astype(np.float64) - np.mean(hyp)
+    r = ref.astype(np.float64) - np.mean(ref)
+    return float(np.dot(h, r) / (np.sqrt(np.dot(h, h) * np.dot(r, r)) + eps))
+
+
 class SISDRClosedForm(_Signal):
     metric, backend, model = "sisdr", "closed-form", "SI-SDR (Le Roux et al. 2019), zero-mean"
+    detail_keys: ClassVar[tuple[str, ...]] = ("lag0_corr",)
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
         return True, "ok"
+
+    def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
+        """SI-SDR with the lag-0 correlation it rests on, on the same trimmed pair."""
+        pairs = [_pair(it) for it in items]
+        return [(si_sdr(h, r), {"lag0_corr": lag0_corr(h, r)}) for h, r in pairs]
 
     def one(self, hyp: np.ndarray, ref: np.ndarray, sr: int) -> float | None:
         return si_sdr(hyp, ref)

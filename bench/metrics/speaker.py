@@ -1,7 +1,10 @@
 """Speaker similarity: cosine between speaker embeddings of the audio and its prompt.
 
 The prompt is ``Item.prompt_audio`` (TTS: the speaker prompt), or else ``Item.ref_audio`` (codec
-reconstruction: the clean original). All arrays of an Item share ``Item.sr``.
+reconstruction, or TTS scored against the ground-truth recording). All arrays of an Item share ``Item.sr``.
+Per item the details say which pair was compared ("prompt" or "target": similarity to the prompt and to
+the target recording are different numbers in the literature) and whether the VAD left too little speech
+so the untrimmed audio was embedded instead.
 """
 
 from __future__ import annotations
@@ -18,29 +21,45 @@ from .base import Item, MetricBackend
 from .weights import LocalWeights, have_modules, pkg_version, weights_hash
 
 SR = 16000
+MIN_VOICED = SR // 10  # resemblyzer needs some speech left after its VAD: 0.1 s
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
-def _prompt(it: Item) -> np.ndarray:
-    p = it.prompt_audio if it.prompt_audio is not None else it.ref_audio
-    if p is None:
+def _prompt(it: Item) -> tuple[np.ndarray, str]:
+    """The audio to compare with, and which pair that is: "prompt" or "target" (the ground-truth ref_audio)."""
+    if it.prompt_audio is not None:
+        return it.prompt_audio, "prompt"
+    if it.ref_audio is None:
         raise ValueError(f"item {it.id}: speaker similarity needs prompt_audio or ref_audio")
-    return p
+    return it.ref_audio, "target"
 
 
 class _SpeakerBackend(MetricBackend):
     metric: ClassVar[str] = "spk"
     needs: ClassVar[tuple[str, ...]] = ("prompt_audio",)
     higher_is_better: ClassVar[bool] = True
+    detail_keys: ClassVar[tuple[str, ...]] = ("pair", "vad_fallback")
+
+    def embed_checked(self, audio: np.ndarray, sr: int) -> tuple[np.ndarray, bool]:
+        """(embedding, whether the backend fell back to untrimmed audio because its VAD kept too little)."""
+        return self.embed(audio, sr), False
 
     def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
         raise NotImplementedError
 
+    def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
+        out: list[tuple[float | None, dict[str, Any]]] = []
+        for it in items:
+            other, pair = _prompt(it)
+            (a, fa), (b, fb) = self.embed_checked(it.audio, it.sr), self.embed_checked(other, it.sr)
+            out.append((_cos(a, b), {"pair": pair, "vad_fallback": fa or fb}))
+        return out
+
     def score(self, items: list[Item]) -> list[float | None]:
-        return [_cos(self.embed(it.audio, it.sr), self.embed(_prompt(it), it.sr)) for it in items]
+        return [v for v, _ in self.score_detailed(items)]
 
 
 # -- resemblyzer (256-d d-vector; weights ship in the wheel) ---------------------------------------
@@ -78,13 +97,18 @@ class SpkResemblyzer(_SpeakerBackend):
                 "version": f"resemblyzer {pkg_version('resemblyzer')}; cosine",
                 "weights_hash": weights_hash(_resemblyzer_weights())}
 
-    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+    def embed_checked(self, audio: np.ndarray, sr: int) -> tuple[np.ndarray, bool]:
         from resemblyzer import preprocess_wav
 
-        wav = preprocess_wav(resample(np.asarray(audio, dtype=np.float32), sr, SR), source_sr=SR)
-        if len(wav) < SR // 10:  # VAD removed nearly everything: embed the raw signal instead of failing
-            wav = resample(np.asarray(audio, dtype=np.float32), sr, SR)
-        return _voice_encoder().embed_utterance(wav)
+        raw = resample(np.asarray(audio, dtype=np.float32), sr, SR)
+        wav = preprocess_wav(raw, source_sr=SR)  # volume normalization + webrtcvad trimming of long silences
+        fallback = len(wav) < MIN_VOICED
+        if fallback:  # VAD removed (nearly) everything: embed the raw signal instead of failing
+            wav = raw
+        return _voice_encoder().embed_utterance(wav), fallback
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        return self.embed_checked(audio, sr)[0]
 
 
 # -- paper-faithful: ECAPA-TDNN from speechbrain (local folder of spkrec-ecapa-voxceleb) -------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 
@@ -18,21 +19,46 @@ def normalize(text: str | None) -> str:
     return " ".join(_normalizer()(text or "").split())
 
 
-def wer_counts(ref: str, hyp: str, chars: bool = False) -> tuple[int, int]:
-    """(edit operations, reference length) after normalization; over words, or characters (spaces count)."""
+@dataclass(frozen=True)
+class Counts:
+    """Edit operations of one utterance: the numerator and denominator corpus WER sums over utterances."""
+
+    ref: str  # normalized reference actually scored
+    hyp: str  # normalized hypothesis
+    sub: int
+    dele: int
+    ins: int
+    den: int  # reference words (or characters, spaces included)
+
+    @property
+    def num(self) -> int:
+        return self.sub + self.dele + self.ins
+
+    @property
+    def rate(self) -> float | None:
+        """Per-utterance WER/CER; None when the normalized reference is empty (undefined, never 0)."""
+        return None if self.den == 0 else self.num / self.den
+
+
+def edit_counts(ref: str, hyp: str, chars: bool = False) -> Counts:
+    """Substitutions, deletions, insertions after normalization (jiwer), over words or characters."""
     import jiwer
 
     r, h = normalize(ref), normalize(hyp)
-    n = len(r) if chars else len(r.split())
-    if n == 0:
-        return (len(h) if chars else len(h.split())), 0
-    if not h:
-        return n, n
+    unit = list(r) if chars else r.split()
+    hyp_units = list(h) if chars else h.split()
+    if not unit or not hyp_units:  # jiwer rejects empty references; the counts are plain here
+        return Counts(r, h, 0, len(unit), len(hyp_units), len(unit))
     out = jiwer.process_characters(r, h) if chars else jiwer.process_words(r, h)
-    return out.substitutions + out.deletions + out.insertions, n
+    return Counts(r, h, out.substitutions, out.deletions, out.insertions, len(unit))
+
+
+def wer_counts(ref: str, hyp: str, chars: bool = False) -> tuple[int, int]:
+    """(edit operations, reference length) after normalization; over words, or characters (spaces count)."""
+    c = edit_counts(ref, hyp, chars)
+    return c.num, c.den
 
 
 def error_rate(ref: str, hyp: str, chars: bool = False) -> float | None:
     """Per-utterance WER (or CER); None when the normalized reference is empty (undefined)."""
-    errs, n = wer_counts(ref, hyp, chars)
-    return None if n == 0 else errs / n
+    return edit_counts(ref, hyp, chars).rate

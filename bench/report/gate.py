@@ -19,14 +19,18 @@ from typing import Any
 
 from bench.atomic import write_json
 from bench.report.tables import _none
+from bench.results import CELL_KEY, cell_key
 
 BASELINE_VERSION = 1
 DEFAULT_TOLERANCE = {"k": 1.0, "abs_floor": 1e-3, "rel_floor": 0.005, "per_metric": {}}
-_KEY_FIELDS = ("kind", "task", "codec", "decode", "n_q", "metric", "backend_id")
+# A baseline holds one preset: its entries are keyed by the rest of the one cell key.
+_KEY_FIELDS = tuple(k for k in CELL_KEY if k != "preset")
 
 
 def entry_key(e: dict) -> str:
-    return " | ".join(f"{k}={e.get(k)}" for k in _KEY_FIELDS if e.get(k) is not None)
+    """``kind=task | task=tts | ...``: the cell key as the baseline file spells it (unset fields left out)."""
+    cell = cell_key(e)._asdict()
+    return " | ".join(f"{k}={cell[k]}" for k in _KEY_FIELDS if cell[k] is not None)
 
 
 def entry_label(e: dict) -> str:

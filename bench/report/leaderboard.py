@@ -75,31 +75,81 @@ def _n_line(t: Table) -> str:
     return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]} per cell"
 
 
-def _sig_lines(t: Table) -> list[str]:
-    parts = []
-    for c in t.columns:
-        if c.key not in t.significance:
-            continue
-        sig = t.significance[c.key]
-        d = sig.diff
-        who = f"{sig.best} − {sig.runner_up}"
-        if d is None:
-            parts.append(f"{c.label}: {who}: no per-item values to pair, not tested")
-        else:
-            verdict = "significant" if d.significant else "not significant"
-            if d.significant and (d.diff > 0) != c.higher_is_better:
-                verdict += " in the runner-up's favour on the paired items"
-            parts.append(f"{c.label}: {who} = {fmt(d.diff)} [{fmt(d.ci_low)}, {fmt(d.ci_high)}], "
-                         f"{d.n} paired items, {verdict}")
-    return parts
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return DASH
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+CONTRAST_HEAD = ["contrast", "planned as", "metric", "A − B [95% CI]", "items (speakers)", "p", "p (Holm)",
+                 "verdict"]
+
+
+def _contrast_cells(t: Table, c) -> list[str]:
+    with_n_q = t.kind == "codec"
+    who = f"{c.a.label(with_n_q)} − {c.b.label(with_n_q)}"
+    d = c.diff
+    if d is None:
+        return [who, c.kind, c.column.label, DASH, "0", DASH, DASH, "not tested (no per-item values to pair)"]
+    if not c.significant(t.alpha):
+        verdict = "no significant difference"
+    else:
+        better = c.a_better()
+        verdict = DASH if better is None else f"{(c.a if better else c.b).label(with_n_q)} better"
+    n = f"{d.n}" + (f" ({d.n_groups})" if d.n_groups else "")
+    return [who, c.kind, f"{c.column.label} {c.column.arrow}".strip(),
+            f"{fmt(d.diff)} [{fmt(d.ci_low)}, {fmt(d.ci_high)}]", n, fmt_p(d.p_value), fmt_p(c.p_holm), verdict]
+
+
+def _contrasts_md(t: Table) -> list[str]:
+    if not t.contrasts:
+        return []
+    methods = sorted({c.diff.method for c in t.contrasts if c.diff})
+    return ["", f"Planned contrasts ({len(t.contrasts)}; paired bootstrap on the items both rows scored"
+            + (f": {'; '.join(methods)}" if methods else "")
+            + f"; p-values Holm-adjusted over this table, significant at {t.alpha:g}):", "",
+            *_md_table(CONTRAST_HEAD, [_contrast_cells(t, c) for c in t.contrasts])]
+
+
+ERRORS_HEAD = ["codec", "metric", "S", "D", "I", "reference units", "corpus rate", "mean per-item rate"]
+
+
+def _errors_rows(t: Table) -> list[list[str]]:
+    """S/D/I totals behind each corpus WER/CER cell, and the per-item mean as the secondary figure."""
+    out = []
+    for col in t.columns:
+        for r in t.rows:
+            c = r.cells.get(col.key)
+            p = c.per_item if c is not None else None
+            if c is None or c.aggregate != "corpus" or not p or not all(k in p for k in ("sub", "del", "ins", "den")):
+                continue
+            vals = [v for v in p["values"] if v is not None]
+            out.append([r.label(t.kind == "codec"), col.label, *(str(int(sum(p[k]))) for k in ("sub", "del", "ins")),
+                        str(int(sum(p["den"]))), fmt(c.value), fmt(sum(vals) / len(vals) if vals else None)])
+    return out
+
+
+def _errors_md(t: Table) -> list[str]:
+    rows = _errors_rows(t)
+    if not rows:
+        return []
+    return ["", "Errors behind the corpus figures (substitutions, deletions, insertions over all scored items; "
+            "per-item transcripts are in the records):", "", *_md_table(ERRORS_HEAD, rows)]
+
+
+def _signature_lines(t: Table) -> list[str]:
+    sigs = [f"`{c.signature}`" for c in t.columns if c.signature]
+    return ["", "Scorer signatures: " + "; ".join(sigs)] if sigs else []
 
 
 def _title(t: Table) -> str:
     if t.kind == "task":
-        return f"Task `{t.name}` (LM over codec tokens)"
-    if t.kind == "codec":
-        return f"Codec reconstruction (`{t.name}`)"
-    return f"Other scored audio (`bench score`, task `{t.name}`)"
+        title = f"Task `{t.name}` (LM over codec tokens)"
+    elif t.kind == "codec":
+        title = f"Codec reconstruction (`{t.name}`)"
+    else:
+        title = f"Other scored audio (`bench score`, task `{t.name}`)"
+    return title + (f": {t.split}" if t.split else "")
 
 
 def _header_md(h: Header, sections: list[Section]) -> list[str]:
@@ -123,11 +173,16 @@ def _header_md(h: Header, sections: list[Section]) -> list[str]:
                    + "; ".join(h.skipped[:5]) + (" ..." if len(h.skipped) > 5 else ""))
     out += [
         "",
-        "How to read: each cell is the mean with its 95% bootstrap CI in brackets. **Bold** marks the best codec "
-        "only where its paired difference to the runner-up (paired bootstrap over per-item values, 95%) excludes "
-        "zero. `—` means not measured. Mean rank is over the table's metrics and is `—` for a row missing any of "
-        "them (partial coverage is never averaged). Tables never mix schema versions, presets or metric backends: "
-        "one section per (schema, preset), one column per backend identity.",
+        "How to read: each cell is the metric over the test items with its 95% bootstrap CI in brackets (corpus "
+        "WER/CER: errors summed over items divided by reference words summed; other metrics: the mean; CIs resample "
+        "speakers, then items, where speakers are known). Under each table, its planned contrasts: the study's "
+        "question (X-Codec against its acoustic-only twin, at equal decode and n_q) and every codec against the "
+        "best of each ranked metric, paired on the same items, with Holm-adjusted p-values over the table. "
+        "**Bold** marks the best codec only where it beats every other codec in its column after that adjustment. "
+        "`—` means not measured. Mean rank is over the ranked metrics only (the notes say which are left out and "
+        "why) and is `—` for a row missing any of them. Tables never mix schema versions, presets, metric backends "
+        "or scorer signatures, and never put rows of different data builds, test sets or training budgets together: "
+        "such rows get a table of their own.",
         "",
     ]
     return out
@@ -185,9 +240,12 @@ def render_md(sections: list[Section], header: Header, plots: dict | None = None
             out += [f"### {_title(t)}", ""]
             out += _md_table(_head(t), [_cells(t, r, True) for r in t.rows])
             out += ["", f"{_n_line(t)}."]
-            sig = _sig_lines(t)
-            if sig:
-                out += ["", "Best vs runner-up (paired bootstrap):", ""] + [f"- {x}" for x in sig]
+            if t.split:
+                out += ["", f"These rows are a table of their own: they differ from the other `{t.name}` rows in "
+                        f"{t.split.split(' `')[0]}, so no number here is compared with a number there."]
+            out += _contrasts_md(t)
+            out += _errors_md(t)
+            out += _signature_lines(t)
             for note in t.notes:
                 out += ["", note]
             out += _collapse_note(s, t)
@@ -220,7 +278,11 @@ def render_html(sections: list[Section], header: Header, plots: dict | None = No
             out.append(f"<h3>{e(_title(t).replace('`', ''))}</h3><table><tr>"
                        + "".join(f"<th>{e(h)}</th>" for h in _head(t)) + "</tr>")
             out += [_html_row(_cells(t, r, False)) for r in t.rows]
-            out.append(f"</table><p>{e(_n_line(t))}. {e('; '.join(_sig_lines(t)))}</p>")
+            out.append(f"</table><p>{e(_n_line(t))}.</p>")
+            if t.contrasts:
+                out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in CONTRAST_HEAD) + "</tr>")
+                out += [_html_row(_contrast_cells(t, c)) for c in t.contrasts]
+                out.append("</table>")
             for p in plots.get((s.preset, t.kind, t.name), []):
                 if str(p).endswith(".png"):
                     out.append(f"<img src='{e(str(p))}' style='max-width:100%'>")
@@ -241,7 +303,16 @@ def to_json(sections: list[Section], header: Header) -> str:
             "rows": [{"codec": r.codec, "decode": r.decode, "n_q": r.n_q, "kbps": r.kbps, "frame_rate": r.frame_rate,
                       "origin": r.origin, "teacher": r.teacher, "mean_rank": r.mean_rank,
                       "cells": {k: {"value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
-                                    "best_significant": c.bold} for k, c in r.cells.items()}} for r in t.rows],
+                                    "aggregate": c.aggregate, "best_significant": c.bold}
+                                for k, c in r.cells.items()}} for r in t.rows],
+            "split": t.split,
+            "contrasts": [{"column": c.column.key, "planned_as": c.kind, "a": c.a.label(t.kind == "codec"),
+                           "b": c.b.label(t.kind == "codec"), "p_holm": c.p_holm,
+                           **({} if c.diff is None else {"diff": c.diff.diff, "ci_low": c.diff.ci_low,
+                                                        "ci_high": c.diff.ci_high, "p": c.diff.p_value,
+                                                        "n": c.diff.n, "speakers": c.diff.n_groups,
+                                                        "method": c.diff.method})}
+                          for c in t.contrasts],
         }
 
     doc = {"generated": header.date, "command": header.command, "n_records": header.n_records,

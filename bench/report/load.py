@@ -1,22 +1,21 @@
 """Read every record under ``results/records/`` into one flat pandas DataFrame.
 
-Each line is validated (errors name file and line; nothing is dropped silently). When one cell
-(same schema, preset, task, codec, decode, n_q, metric and backend identity) was recorded more than
-once, the newest record wins and the older ones are counted as superseded.
+Each line is validated (errors name file and line; nothing is dropped silently) and v1 lines are
+upgraded to v2 (``bench.results.upgrade_v1``). When one cell (``bench.results.CELL_KEY``: preset
+variant, kind, task, codec, decode, n_q, metric and backend identity) was recorded more than once,
+the newest record wins and the older ones are counted as superseded.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.results import RecordError, parse_line
+from bench.results import CELL_KEY, RecordError, cell_key, parse_line, split_metric
 
-# Columns that identify one leaderboard cell; a second record with the same key supersedes the first.
-CELL_KEY = ("schema_version", "preset", "kind", "task", "codec", "decode", "n_q", "metric", "backend_id")
+__all__ = ["CELL_KEY", "Loaded", "flatten", "load_results"]
 
 
 @dataclass
@@ -37,49 +36,46 @@ def backend_id(backend: dict) -> str:
     return " ".join(parts)
 
 
-def codec_info(extra: dict) -> dict[str, Any]:
-    """bitrate/frame rate/n_q/origin/teacher from ``extra.codec`` (or top-level extra keys)."""
-    c = dict(extra.get("codec") or {})
-    for k in ("kbps", "bitrate", "frame_rate", "n_q", "origin", "teacher"):
-        if k not in c and k in extra:
-            c[k] = extra[k]
-    kbps = c.get("kbps")
-    if kbps is None and c.get("bitrate") is not None:
-        kbps = float(c["bitrate"]) / 1000.0  # bitrate is in bits/s
-    return {
-        "kbps": None if kbps is None else float(kbps),
-        "frame_rate": c.get("frame_rate"),
-        "n_q": c.get("n_q", c.get("n_codebooks")),
-        "origin": c.get("origin"),
-        "teacher": c.get("teacher"),
-    }
+def codec_info(rec: dict) -> dict[str, Any]:
+    """Codec columns from ``codec_facts``; ``n_q`` is the row's own (``variant.n_q``: a codec-eval point or the
+    codebooks an LM models), absent for diagnostics of a whole codec."""
+    c = rec.get("codec_facts") or {}
+    return {"kbps": c.get("kbps"), "frame_rate": c.get("frame_rate"), "n_q": (rec.get("variant") or {}).get("n_q"),
+            "origin": c.get("origin"), "teacher": c.get("teacher"), "codebook_size": c.get("codebook_size"),
+            "codec_id": c.get("codec_id"), "codec_weights": c.get("weights")}
 
 
-# Decoding variants that name no real alternative (a task with one output, the clean reference).
-_NO_VARIANT = (None, "", "lm", "reference")
+_TYPED = ("backend", "extra", "variant", "codec_facts", "data", "budget", "scorer", "per_item")
+
+
+def _typed_columns(rec: dict) -> dict[str, Any]:
+    """The v2 typed facts as frame columns (docs/RESULTS_SCHEMA.md, "Frame columns"); None when unknown."""
+    data, budget, scorer = rec.get("data") or {}, rec.get("budget") or {}, rec.get("scorer") or {}
+    variant = rec.get("variant") or {}
+    return {"data_hash": data.get("build_hash"), "test_set_hash": data.get("test_set_hash"),
+            "n_items": data.get("items"), "n_speakers": data.get("speakers"), "subset": data.get("subset"),
+            "budget_hash": budget.get("hash"), "steps": budget.get("steps"),
+            "steps_reached": budget.get("steps_reached"), "stop_reason": budget.get("stop_reason"),
+            "scorer_sig": scorer.get("signature"), "aggregate": scorer.get("aggregate"),
+            "ci_method": scorer.get("ci"), "n_boot": scorer.get("n_boot"), "boot_seed": scorer.get("seed"),
+            "n_clusters": scorer.get("clusters"), "variant_preset": rec["preset"],
+            "base_preset": variant.get("base_preset") or rec["preset"], "upgraded_from": rec.get("upgraded_from")}
 
 
 def flatten(rec: dict[str, Any], source: str = "") -> dict[str, Any]:
+    """One (v2) record -> one frame row: the cell key columns, value and CI, and every typed fact."""
     extra = rec.get("extra") or {}
-    row = {k: v for k, v in rec.items() if k not in ("backend", "extra")}
+    row = {k: v for k, v in rec.items() if k not in _TYPED}
     row["backend"] = rec["backend"]["name"]
     row["backend_id"] = backend_id(rec["backend"])
     row["backend_info"] = dict(rec["backend"])
-    row.update(codec_info(extra))
-    row["has_origin"] = "origin" in (extra.get("codec") or {}) or "origin" in extra
-    # Decoding variant: extra.decode, else extra.variant, else the "@variant" suffix of the metric ("wer@ar").
-    decode = extra.get("decode", extra.get("variant"))
-    metric, _, suffix = rec["metric"].partition("@")
-    row["metric"] = metric
-    if decode in _NO_VARIANT and suffix:
-        if re.fullmatch(r"level\d+", suffix):  # per-codebook-level statistics: part of the metric's name
-            row["metric"] = rec["metric"]
-        elif not re.fullmatch(r"nq\d+|clean", suffix):  # n_q lives in extra.n_q; "clean" is the reference
-            decode = suffix
-    row["decode"] = None if decode in _NO_VARIANT else decode
-    row["per_item"] = extra.get("per_item")
+    row.update(codec_info(rec))
+    row["has_origin"] = row["origin"] is not None
+    row["metric"], row["decode"] = split_metric(rec["metric"], (rec.get("variant") or {}).get("decode"))
+    row["per_item"] = rec.get("per_item")
     row["train_curve"] = extra.get("train_curve")
     row["run_dir"] = extra.get("run_dir")
+    row.update(_typed_columns(rec))
     row["source"] = source
     for k in ("ci_low", "ci_high", "higher_is_better"):
         row.setdefault(k, None)
@@ -175,7 +171,7 @@ def load_results(results_dir: str | Path, preset: str | None = None, skip_invali
     # Newest record per cell wins (stable on file order for equal times).
     frame = frame.reset_index(drop=True)
     frame["_order"] = range(len(frame))
-    frame["_key"] = ["|".join(str(r[k]) for k in CELL_KEY) for r in frame.to_dict("records")]
+    frame["_key"] = [cell_key(r) for r in frame.to_dict("records")]
     frame = frame.sort_values(["time", "_order"], kind="stable")
     kept = frame.drop_duplicates("_key", keep="last").sort_values("_order").drop(columns=["_key", "_order"])
     superseded = len(frame) - len(kept)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.codec_eval import is_collapsed
-from bench.report.significance import PairedDiff, paired_diff
+from bench.report.contrasts import Contrast, load_plan, mark_best, plan_contrasts
+from bench.report.integrity import partition
 
 REFERENCE = "reference"
 # Records of this pseudo-backend are codec bookkeeping (kbps, real-time factors, token statistics), not scores.
@@ -20,10 +21,10 @@ DIAGNOSTICS_BACKEND = "bench.codec_eval"
 
 METRIC_LABELS = {
     "wer": "WER", "cer": "CER", "spk": "speaker sim", "mos": "MOS", "pesq": "PESQ", "stoi": "STOI",
-    "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD",
+    "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD", "dwer": "dWER",
 }
 # Column order: the headline metric first; unknown metrics after, alphabetically.
-METRIC_ORDER = ("wer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
+METRIC_ORDER = ("wer", "dwer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
 PRESET_ORDER = ("smoke", "small", "paper")
 
 
@@ -33,11 +34,14 @@ def _rank_of(name: str, order: tuple[str, ...]) -> tuple[int, str]:
 
 @dataclass
 class Column:
-    key: str  # backend identity
+    key: str  # backend identity + scorer signature: numbers scored or aggregated differently never share one
     metric: str
     backend: str  # registry name, e.g. "wer/faster-whisper-tiny.en"
     label: str
     higher_is_better: bool | None
+    ranked: bool = True  # enters the mean rank (the metric catalog says which do, and why not)
+    rank_reason: str = ""
+    signature: str | None = None  # sacrebleu-style scorer signature, printed under the table
 
     @property
     def arrow(self) -> str:
@@ -52,6 +56,7 @@ class Cell:
     n: int
     per_item: dict | None = None
     bold: bool = False
+    aggregate: str | None = None  # "corpus" (ratio of sums) | "mean"; None for records that do not say
 
 
 @dataclass
@@ -78,20 +83,15 @@ class Row:
 
 
 @dataclass
-class Significance:
-    best: str  # row labels
-    runner_up: str
-    diff: PairedDiff | None  # None: no per-item values to pair
-
-
-@dataclass
 class Table:
     kind: str  # "task" | "codec"
     name: str  # task name, or the recipe for codec tables
     columns: list[Column]
     rows: list[Row]
-    significance: dict[str, Significance] = field(default_factory=dict)  # column -> best vs runner-up
+    contrasts: list[Contrast] = field(default_factory=list)  # planned, Holm-adjusted over the table
     notes: list[str] = field(default_factory=list)
+    split: str | None = None  # why these rows are a table of their own (integrity split), e.g. "data build abc"
+    alpha: float = 0.05
 
     @property
     def show_decode(self) -> bool:
@@ -147,22 +147,44 @@ def _none(x: Any) -> Any:
     return x
 
 
+def _get(r, k: str) -> Any:
+    """A frame column that older frames (or hand-made test frames) may lack."""
+    return _none(r[k]) if k in r else None
+
+
+def column_key(r) -> str:
+    sig = _get(r, "scorer_sig")
+    return f"{r['backend_id']} | {sig}" if sig else r["backend_id"]
+
+
+def _rank_rule(metric: str) -> tuple[bool, str]:
+    from bench.metrics.catalog import ranked
+
+    return ranked(metric)
+
+
 def _columns(df) -> list[Column]:
     cols: dict[str, Column] = {}
     names_per_backend: dict[str, set[str]] = {}
     for _, r in df.iterrows():
-        names_per_backend.setdefault(r["backend"], set()).add(r["backend_id"])
+        names_per_backend.setdefault(r["backend"], set()).add(column_key(r))
     for _, r in df.sort_values(["metric", "backend", "backend_id"]).iterrows():
-        if r["backend_id"] in cols:
+        key = column_key(r)
+        if key in cols:
             continue
         short = r["backend"].split("/", 1)[-1]
         if len(names_per_backend[r["backend"]]) > 1:  # two identities of one backend: say which is which
             info = r["backend_info"]
+            if _get(r, "aggregate"):
+                short += f", {_get(r, 'aggregate')}"
             short += " " + (f"v{info['version']}" if info.get("version") else f"#{str(info.get('weights_hash'))[:8]}")
         hib = _none(r["higher_is_better"])
-        cols[r["backend_id"]] = Column(r["backend_id"], r["metric"], r["backend"],
-                                       f"{METRIC_LABELS.get(r['metric'], r['metric'])} ({short})",
-                                       None if hib is None else bool(hib))
+        label = METRIC_LABELS.get(r["metric"], r["metric"])
+        if _get(r, "aggregate") == "corpus":
+            label = f"corpus {label}"
+        ok, why = _rank_rule(r["metric"])
+        cols[key] = Column(key, r["metric"], r["backend"], f"{label} ({short})", None if hib is None else bool(hib),
+                           ok, why, _get(r, "scorer_sig"))
     return sorted(cols.values(), key=lambda c: (_rank_of(c.metric, METRIC_ORDER), c.backend, c.key))
 
 
@@ -180,8 +202,8 @@ def _rows(df, kind: str) -> list[Row]:
         for attr in ("kbps", "frame_rate", "origin", "teacher"):
             if getattr(row, attr) is None and _none(r[attr]) is not None:
                 setattr(row, attr, _none(r[attr]))
-        row.cells[r["backend_id"]] = Cell(_none(r["value"]), _none(r["ci_low"]), _none(r["ci_high"]),
-                                          int(r["n"]), _none(r["per_item"]))
+        row.cells[column_key(r)] = Cell(_none(r["value"]), _none(r["ci_low"]), _none(r["ci_high"]),
+                                        int(r["n"]), _none(r["per_item"]), aggregate=_get(r, "aggregate"))
     ref = [r for r in rows.values() if r.is_reference]
     rest = sorted((r for r in rows.values() if not r.is_reference),
                   key=lambda r: (r.kbps is None, r.kbps or 0.0, r.codec, r.decode or "", r.n_q or 0))
@@ -193,25 +215,9 @@ def _ordered(rows: list[Row], col: Column) -> list[Row]:
     return sorted(scored, key=lambda r: r.cells[col.key].value, reverse=bool(col.higher_is_better))
 
 
-def _mark_best(table: Table, n_boot: int) -> None:
-    """Bold the best cell only when its paired difference to the runner-up is significant."""
-    for col in table.columns:
-        if col.higher_is_better is None:
-            continue
-        ranked = _ordered(table.rows, col)
-        if len(ranked) < 2:
-            continue
-        best, second = ranked[0].cells[col.key], ranked[1].cells[col.key]
-        d = paired_diff(best.per_item, second.per_item, n_boot=n_boot)
-        with_n_q = table.kind == "codec"
-        table.significance[col.key] = Significance(ranked[0].label(with_n_q), ranked[1].label(with_n_q), d)
-        if d is not None and d.significant and (d.diff > 0) == col.higher_is_better:
-            best.bold = True
-
-
 def _mean_ranks(table: Table) -> None:
-    """Mean rank over the table's metrics; None for any row missing one (never a partial average)."""
-    cols = [c for c in table.columns if c.higher_is_better is not None]
+    """Mean rank over the table's ranked metrics; None for any row missing one (never a partial average)."""
+    cols = [c for c in table.columns if c.higher_is_better is not None and c.ranked]
     if len(cols) < 2:
         return
     ranks: dict[int, list[float]] = {}
@@ -226,11 +232,20 @@ def _mean_ranks(table: Table) -> None:
     for r in table.rows:
         got = ranks.get(id(r), [])
         r.mean_rank = sum(got) / len(got) if not r.is_reference and len(got) == len(cols) else None
+    left_out = [c for c in table.columns if c.higher_is_better is not None and not c.ranked]
+    for c in left_out:
+        table.notes.append(f"{c.label} does not enter the mean rank: {c.rank_reason}")
 
 
-def build_table(df, kind: str, name: str, n_boot: int = 1000) -> Table:
-    table = Table(kind, name, _columns(df), _rows(df, kind))
-    _mark_best(table, n_boot)
+def build_table(df, kind: str, name: str, n_boot: int = 1000, split: str | None = None) -> Table:
+    plan = load_plan()
+    table = Table(kind, name, _columns(df), _rows(df, kind), split=split, alpha=plan.alpha)
+    if n_boot != plan.n_boot:
+        from dataclasses import replace
+
+        plan = replace(plan, n_boot=n_boot)
+    table.contrasts = plan_contrasts(table, plan)
+    mark_best(table, table.contrasts, plan.alpha)
     _mean_ranks(table)
     return table
 
@@ -252,7 +267,8 @@ def build_sections(frame, n_boot: int = 1000) -> list[Section]:
             kdf = sdf[kind == k]
             default = "all" if k == "codec" else "(none)"
             for name, tdf in kdf.groupby(kdf["task"].fillna(default), sort=True):
-                tables.append(build_table(tdf, k, str(name), n_boot))
+                for why, part in partition(tdf, k):
+                    tables.append(build_table(part, k, str(name), n_boot, split=why))
         backends = {r["backend_id"]: r["backend_info"] for _, r in sdf.sort_values("backend_id").iterrows()}
         sections.append(Section(int(ver), str(preset), tables, sorted(set(sdf["hardware"])), n_diag,
                                 sorted(set(sdf["git_sha"])), backends, codebooks))
