@@ -89,3 +89,25 @@ def test_cli_check_update_then_fail_with_readable_diff(results):
     assert r.exit_code == 1, r.output
     assert "regressed" in r.output and "tts: dac-16khz (ar+nar) wer" in r.output and "0.5161 -> 0.9" in r.output
     assert bl.read_text() == before  # a failing check never touches the baseline
+
+
+def test_a_cell_scored_another_way_is_incomparable_not_a_pass(results):
+    """Same number, other scorer: the gate names the changed identity instead of comparing values."""
+    base = _baseline(results)
+    for e in base["entries"]:
+        if e["backend"] == "wer/faster-whisper-tiny.en":
+            e["scorer_sig"] = "wer:old|agg:mean"
+    from bench.results import upgrade_v1
+
+    def rescored(r: dict) -> None:
+        v2 = upgrade_v1(r)
+        v2["scorer"] = {k: None for k in ("ci", "n_boot", "seed", "items", "clusters")} | {
+            "aggregate": "corpus", "signature": "wer:new|agg:corpus"}
+        r.clear()
+        r.update(v2)
+
+    _edit(results, "tts__dac-16khz.jsonl", "wer/faster-whisper-tiny.en", rescored)
+    findings = check(load_results(results).frame, base)
+    bad = [f for f in findings if f.status == "incomparable"]
+    assert len(bad) == 1 and "dac-16khz" in bad[0].label and "wer:old|agg:mean -> wer:new|agg:corpus" in bad[0].why
+    assert bad[0].failing

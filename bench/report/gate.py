@@ -47,7 +47,7 @@ def _entries(frame, preset: str) -> dict[str, dict]:
         return out
     for r in frame[frame["preset"] == preset].to_dict("records"):
         e = {k: _none(r.get(k)) for k in (*_KEY_FIELDS, "backend", "value", "ci_low", "ci_high", "n",
-                                           "higher_is_better", "schema_version")}
+                                           "higher_is_better", "schema_version", *_IDENTITY)}
         if e["n_q"] is not None:
             e["n_q"] = int(e["n_q"])
         out[entry_key(e)] = e
@@ -74,18 +74,32 @@ def tolerance(base: dict, cur: dict, settings: dict) -> float:
     return max(ci, s["abs_floor"], s["rel_floor"] * abs(base["value"] or 0.0))
 
 
+# What a cell was measured on and how: a baseline cell whose value came from other data, items, budget or
+# scorer is not a baseline for this one, whatever the numbers say.
+_IDENTITY = ("data_hash", "test_set_hash", "budget_hash", "scorer_sig")
+
+
+def _incomparable(b: dict, c: dict) -> str | None:
+    """The first identity field both sides know and disagree on, e.g. "scorer_sig: a -> b"."""
+    for k in _IDENTITY:
+        if b.get(k) is not None and c.get(k) is not None and b[k] != c[k]:
+            return f"{k} {b[k]} -> {c[k]}"
+    return None
+
+
 @dataclass
 class Finding:
     key: str
     label: str
-    status: str  # ok | regressed | improved | changed | missing | new
+    status: str  # ok | regressed | improved | changed | missing | new | incomparable
     base: float | None = None
     cur: float | None = None
     tol: float | None = None
+    why: str | None = None  # for "incomparable": the identity field that differs
 
     @property
     def failing(self) -> bool:
-        return self.status in ("regressed", "improved", "changed", "missing")
+        return self.status in ("regressed", "improved", "changed", "missing", "incomparable")
 
 
 def check(frame, baseline: dict, allow_improvements: bool = False) -> list[Finding]:
@@ -105,6 +119,10 @@ def check(frame, baseline: dict, allow_improvements: bool = False) -> list[Findi
             continue
         if b["value"] is None:
             out.append(Finding(key, label, "ok" if c["value"] is None else "new", None, c["value"]))
+            continue
+        why = _incomparable(b, c)
+        if why:
+            out.append(Finding(key, label, "incomparable", b["value"], c["value"], why=why))
             continue
         tol = tolerance(b, c, settings)
         delta = c["value"] - b["value"]
@@ -126,15 +144,17 @@ def render(findings: list[Finding], baseline_path: str | Path) -> str:
     n_ok = sum(f.status == "ok" for f in findings)
     lines = [f"checked {len(findings)} cells against {baseline_path}: {n_ok} within tolerance, "
              f"{len(bad)} failing, {len(new)} new"]
-    sym = {"regressed": "-", "improved": "+", "changed": "~", "missing": "!", "new": "?"}
+    sym = {"regressed": "-", "improved": "+", "changed": "~", "missing": "!", "new": "?", "incomparable": "x"}
     for f in bad + new:
-        if f.base is not None and f.cur is not None:
+        if f.why:
+            what = f"measured on something else than the baseline ({f.why})"
+        elif f.base is not None and f.cur is not None:
             what = f"{f.base:.4g} -> {f.cur:.4g} (Δ {f.cur - f.base:+.4g}, tolerance ±{f.tol:.3g})"
         elif f.status == "missing":
             what = f"baseline {f.base} -> no current record"
         else:
             what = f"not in baseline (current {f.cur})"
-        lines.append(f"{sym[f.status]} {f.status:9s} {f.label}: {what}")
+        lines.append(f"{sym[f.status]} {f.status:12s} {f.label}: {what}")
     if bad:
         lines.append("If the change is intended, run `bench check --against "
                      f"{baseline_path} --update` and commit the baseline diff.")
