@@ -139,3 +139,18 @@ def test_collapsed_codebooks_are_flagged_beside_their_numbers(tmp_path):
     doc = json.loads(write_report(tmp_path, fmt="json", plots=False, date="d").read_text())
     smoke_doc = next(x for x in doc["sections"] if x["preset"] == "smoke")
     assert [c["collapsed"] for c in smoke_doc["codebooks"]] == [True, False]
+
+
+def test_two_reports_at_once_both_write_their_figures(tmp_path):
+    """Plot files are written through unique temp names: two concurrent `bench report` never collide."""
+    import subprocess
+    import sys
+
+    shutil.copytree(FIX / "records", tmp_path / "records")
+    bench = str(Path(sys.executable).parent / "bench")
+    procs = [subprocess.Popen([bench, "report", "--results-dir", str(tmp_path), "--out", str(tmp_path / f"LB{i}.md")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert list((tmp_path / "plots").glob("**/*.png"))
+    assert not list((tmp_path / "plots").glob("**/.*"))  # no orphan temp files

@@ -12,6 +12,7 @@ import csv
 import math
 from pathlib import Path
 
+from bench.atomic import atomic_path
 from bench.report.tables import Column, Section, Table
 
 MARKERS = "osD^vP*Xh<>"
@@ -42,9 +43,10 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     paths = []
     for ext in ("png", "svg"):
         p = out_dir / f"{stem}.{ext}"
-        tmp = p.with_name(f".{p.name}.tmp.{ext}")
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", format=ext, metadata={"Date": None} if ext == "svg" else None)
-        tmp.replace(p)  # atomic: a reader never sees half a figure
+        # atomic and unique per writer: a reader never sees half a figure, two reports never share a temp file
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=ext,
+                        metadata={"Date": None} if ext == "svg" else None)
         paths.append(p)
     return paths
 
