@@ -32,17 +32,25 @@ class BudgetError(ValueError):
     """A codec that cannot be run under the preset's budget (the message says why)."""
 
 
+# Train fields that change what is logged or measured, never the weights (the held-out pass runs in eval
+# mode without gradients and draws no training randomness).
+NOT_BUDGET = ("log_every", "ckpt_every", "val_every", "val_items")
+
+
 def budget(cfg: TaskConfig, shapes: dict) -> dict:
     """The budget of a preset: everything that must be equal across codecs, parameter counts included."""
-    return {
+    b = {
         "task": cfg.task,
         "lm": dataclasses.asdict(cfg.lm),
-        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in ("log_every", "ckpt_every")},
+        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in NOT_BUDGET},
         "n_q": cfg.data.n_q,
         "pattern": cfg.data.pattern,
         "data": [cfg.data.recipe, cfg.data.preset],
         "n_params": {stage: n_params(cfg, shape) for stage, shape in sorted(shapes.items())},
     }
+    if cfg.task == "tts" and cfg.data.tts_mode != "cross":  # the training examples differ; cross as before
+        b["tts_mode"] = cfg.data.tts_mode
+    return b
 
 
 def budget_hash(b: dict) -> str:

@@ -64,6 +64,25 @@ class LMTask(Task):
     def objective(self, stage: str, ctx: Context):
         raise NotImplementedError
 
+    def heldout(self, stage: str, ctx: Context):
+        """The valid-split objective the trainer scores for ``stage`` (:mod:`bench.tasks.lm.heldout`); None: none."""
+        return None
+
+    def valid_candidates(self, ctx: Context) -> list[dict]:
+        """Clips a held-out pass may score: the ``valid`` split, never train or test."""
+        return ctx.split("valid")
+
+    def valid_rows(self, ctx: Context) -> list[dict]:
+        """The clips a held-out pass scores: ``train.val_items`` of the candidates (0 = all), stratified over
+        ``group_field`` with a fixed seed, in manifest order; the same set for every codec."""
+        from bench.data.subset import stratified
+
+        return stratified(self.valid_candidates(ctx), ctx.cfg.train.val_items, self.group_field)
+
+    def record_extra(self, ctx: Context) -> dict:
+        """Facts every record of the run carries in ``extra`` (tts: the protocol that ran)."""
+        return {}
+
     def test_candidates(self, ctx: Context) -> list[dict]:
         """Every test item the task could score, in manifest order."""
         raise NotImplementedError

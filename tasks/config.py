@@ -25,6 +25,10 @@ class DataCfg:
     min_gen_seconds: float = 0.5  # tts: EOS is not sampled before this
     max_test_items: int = 0  # 0 = every test item; else a seeded subset, equal share per voice/group
     pattern: str = "delay"  # music/sound codebook pattern: "delay" or "flatten"
+    # tts protocol: "continuation" (the prompt is the first prompt_seconds of the same utterance, VALL-E's
+    # continuation task) or "cross" (a clip of another utterance of the same voice). The default keeps the
+    # presets made before the field existed; new presets say "continuation" (docs/TASKS.md)
+    tts_mode: str = "cross"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class TrainCfg:
     seed: int = 0
     ckpt_every: int = 100
     log_every: int = 10
+    val_every: int = 0  # steps between held-out (valid split) passes; 0 = only the pass after the last step
+    val_items: int = 0  # valid utterances per pass: 0 = all, else a seeded subset with an equal share per voice
     compile: bool = False  # torch.compile the model (GPU)
     precision: str = "auto"  # auto: bf16 autocast + TF32 on CUDA, fp32 on CPU; or "fp32"/"bf16"
 
@@ -73,7 +79,23 @@ class TaskConfig:
 
     @property
     def hash(self) -> str:
-        return config_hash(self)
+        """Config hash without the fields listed in :data:`HASH_NEUTRAL` while they hold their neutral value."""
+        d = to_dict(self)
+        for (section, key), neutral in HASH_NEUTRAL.items():
+            if d[section].get(key) == neutral:
+                del d[section][key]
+        return config_hash(d)
+
+
+# Fields added after runs and records existed, with the value that reproduces the behaviour from before
+# them. The hash leaves such a field out while it holds that value, so the older presets keep their config
+# hash (their run folders and records stay theirs) and a preset that sets the field gets a new one.
+HASH_NEUTRAL: dict[tuple[str, str], object] = {
+    ("data", "tts_mode"): "cross",
+    ("train", "val_every"): 0,
+    ("train", "val_items"): 0,
+}
+TTS_MODES = ("continuation", "cross")
 
 
 def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[str] = ()) -> TaskConfig:
@@ -87,4 +109,5 @@ def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[s
     return cfg
 
 
-__all__ = ["DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg", "load_task_config", "to_dict"]
+__all__ = ["HASH_NEUTRAL", "TTS_MODES", "DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg", "load_task_config",
+           "to_dict"]

@@ -29,12 +29,19 @@ class PatternTask(LMTask):
     def train_frames(self, ctx: Context) -> int:
         raise NotImplementedError
 
-    def objective(self, stage: str, ctx: Context):
+    def _objective(self, rows: list[dict], ctx: Context):
         d = ctx.cfg.data
-        rows = ctx.split("train")
         texts = [self.text_ids(r, ctx) for r in rows]
         codes = [ctx.cache.codes(r["id"], d.n_q) for r in rows]
-        return _plm.PatternObjective(texts, codes, d.pattern, d.n_q, ctx.cfg.lm.audio_vocab, self.train_frames(ctx))
+        return _plm.PatternObjective(texts, codes, d.pattern, d.n_q, ctx.cfg.lm.audio_vocab, self.train_frames(ctx),
+                                     ids=[r["id"] for r in rows])
+
+    def objective(self, stage: str, ctx: Context):
+        return self._objective(ctx.split("train"), ctx)
+
+    def heldout(self, stage: str, ctx: Context):
+        """The valid clips, cropped to the training length from their start."""
+        return self._objective(self.valid_rows(ctx), ctx)
 
     def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
         """(prompt codes [n_q, P], total frames to reach)."""

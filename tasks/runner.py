@@ -112,7 +112,8 @@ def train_stage(task_obj, ctx, stage: str, device: str, nproc: int, log) -> Path
         if rc != 0:
             raise RuntimeError(f"DDP training of {stage} failed (exit {rc}); rerun to resume from its checkpoint")
         return final_path(ctx.run_dir, stage)
-    return train(task_obj.objective(stage, ctx), ctx.cfg, ctx.run_dir, stage, device=device, log=log)
+    return train(task_obj.objective(stage, ctx), ctx.cfg, ctx.run_dir, stage, device=device, log=log,
+                 heldout=task_obj.heldout(stage, ctx))
 
 
 def generate_stage(task_obj, ctx, items: list[dict], device: str, log) -> None:
@@ -243,22 +244,27 @@ def run(
 
     extra = {"lm_ckpt": {s: _weights_sha(run_dir, s) for s in ckpts}, "token_cache": cache.dir.name,
              "wall_s": {**wall, "total": round(time.time() - t_start, 2)},
-             "train_curve": {s: _train_curve(run_dir, s) for s in ckpts}, "run_dir": _rel_run_dir(run_dir, data_dir)}
+             "train_curve": {s: _train_curve(run_dir, s) for s in ckpts}, "run_dir": _rel_run_dir(run_dir, data_dir),
+             **task_obj.record_extra(ctx)}
     facts = codec_facts(codec_obj, cfg.data.n_q)
     data = data_facts(task_obj, ctx, manifest, items)
     as_trained = _budget_record(cfg, task_obj.shapes(cfg), run_dir, ckpts)
     run_id = f"{task}/{variant}/{codec}-{cfg.hash}"
 
     def rec(r: dict, kind: str, codec_name: str, rid: str, n_q: int | None, **typed) -> dict:
+        typed.setdefault("data", data)
         return make_record(run_id=rid, kind=kind, task=task, codec=codec_name, preset=variant, metric=r["metric"],
                            backend=r["backend"], value=r["value"], n=r["n"], ci_low=r.get("ci_low"),
                            ci_high=r.get("ci_high"), higher_is_better=r.get("higher_is_better"), config_hash=cfg.hash,
                            variant={"decode": r["variant"], "n_q": n_q, "base_preset": preset,
                                     "overrides": list(overrides)},
-                           scorer=r.get("scorer"), per_item=r.get("per_item"), data=data, **typed)
+                           scorer=r.get("scorer"), per_item=r.get("per_item"), **typed)
 
     recs = [rec(r, "task", codec, run_id, cfg.data.n_q, codec_facts=facts, budget=as_trained,
                 extra={**r.get("extra", {}), **extra}) for r in out["records"]]
+    ready, ready_data = readiness_fields(task_obj, ctx, manifest, ckpts, log)
+    recs += [rec(r, "task", codec, run_id, cfg.data.n_q, codec_facts=facts, budget=as_trained, data=ready_data,
+                 extra={**extra, **r["extra"]}) for r in ready]
     _write_records(records_path(variant, task, codec, results_dir), recs)
     if out["reference"]:
         ref = [rec(r, "reference", "reference", f"{task}/{variant}/reference-{cfg.hash}", None,
@@ -296,6 +302,36 @@ def data_facts(task_obj, ctx, manifest: Path, items: list[dict]) -> dict:
             "subset": describe(len(task_obj.test_candidates(ctx)), ctx.cfg.data.max_test_items)}
 
 
+def readiness_fields(task_obj, ctx, manifest: Path, stages, log) -> tuple[list[dict], dict | None]:
+    """LM-readiness record fields from each stage's last held-out pass (``<stage>.train.json``), and the
+    record's ``data`` for them: the valid utterances scored (:mod:`bench.tasks.readiness`)."""
+    from bench.data.subset import describe, test_set_hash
+    from bench.tasks import readiness
+    from bench.tasks.lm.heldout import HeldOut
+    from bench.tasks.tokens import data_hash
+
+    out, ids = [], None
+    for s in stages:
+        p = ctx.run_dir / f"{s}.train.json"
+        held = json.loads(p.read_text()).get("heldout") if p.is_file() else None
+        if not held:
+            log(f"readiness: {s} has no held-out pass (no valid split, or trained before it existed)")
+            continue
+        h = HeldOut.from_json(held)
+        groups = [ctx.by_id[i].get(task_obj.group_field) for i in h.ids] if task_obj.group_field else None
+        groups = None if groups is None or any(g in (None, "") for g in groups) else [str(g) for g in groups]
+        out += readiness.records(s, h, ctx.frame_rate, groups, task_obj.record_extra(ctx))
+        ids = sorted(set(ids or []) | set(h.ids))
+    if ids is None:
+        return [], None
+    build = data_hash(manifest)
+    spk = {ctx.by_id[i].get(task_obj.group_field) for i in ids} if task_obj.group_field else set()
+    n_cand = len(task_obj.valid_candidates(ctx))
+    return out, {"build_hash": build, "test_set_hash": test_set_hash(build, ids), "items": len(ids),
+                 "speakers": len(spk) if spk and None not in spk else None,
+                 "subset": f"valid:{describe(n_cand, ctx.cfg.train.val_items)}"}
+
+
 def _budget_record(cfg: TaskConfig, shapes: dict, run_dir: Path, stages) -> dict:
     """The record's ``budget``, from what each stage's trainer reported (``<stage>.train.json``)."""
     from bench.tasks.budget import record
@@ -306,7 +342,8 @@ def _budget_record(cfg: TaskConfig, shapes: dict, run_dir: Path, stages) -> dict
 
 
 def _train_curve(run_dir: Path, stage: str) -> dict:
-    """The stage's down-sampled loss curve from ``<stage>.train.json`` (empty when absent)."""
+    """The stage's down-sampled loss curve from ``<stage>.train.json``, with its held-out points
+    (``val_step``, ``val_loss``) where the trainer made them; empty when absent."""
     p = run_dir / f"{stage}.train.json"
     return json.loads(p.read_text()).get("curve", {"step": [], "loss": []}) if p.is_file() else {"step": [], "loss": []}
 

@@ -1,16 +1,30 @@
-"""Zero-shot TTS, VALL-E style: phonemes + a 3 s prompt of the target speaker -> speech tokens.
+"""Zero-shot TTS, VALL-E style: phonemes + a prompt of the target speaker's codes -> speech tokens.
 
 Two models of the same size: the AR model samples codebook 0 frame by frame until EOS; the NAR
 model (bidirectional, one level embedding) fills codebooks 1..n_q-1 one level at a time, greedily.
-Sequence layout (both): text ``[BOS phonemes EOS]`` then audio ``[prompt frames | SEP | target frames]``.
-The prompt is a window of *another* utterance of the same speaker (training) or the test item's
-``prompt_id`` clip (test), so the model must take the voice from the prompt and the words from the
-text. Outputs are decoded twice, as the paper's Table 1: "ar" (codebook 0 alone, decoded with
-n_q=1) and "ar+nar" (all n_q codebooks).
+Outputs are decoded twice, as the paper's Table 1: "ar" (codebook 0 alone, decoded with n_q=1) and
+"ar+nar" (all n_q codebooks). Two protocols (``data.tts_mode``, docs/TASKS.md):
+
+- ``continuation`` (VALL-E's continuation task): the text is the whole utterance's phonemes, the prompt
+  the utterance's own first ``prompt_seconds`` (at most half of it: :func:`prompt_split`), and the LM
+  generates the rest. The AR model trains on whole utterances, ``[BOS | frames]`` -> ``[frames | EOS]``,
+  as VALL-E's does; the NAR model on ``[prompt (all levels) | SEP | rest]``, predicting the rest, exactly
+  the test layout. The generated codes are stored and decoded with their prompt in front
+  (prompt + continuation, one waveform); WER scores that whole waveform against the full text (the text
+  cannot be cut at the prompt boundary, and the prompt's words, decoded from the codec's own codes,
+  are a small and equal share of every system's errors), while speaker similarity and MOS score the
+  continuation alone (the prompt would flatter them).
+- ``cross``: the prompt is a window of *another* utterance of the same speaker (training) or the test
+  item's ``prompt_id`` clip (test), audio ``[prompt | SEP | target]``, so the model must take the voice
+  from the prompt and the words from the text; only the generated target is decoded and scored.
+
+Held-out passes (:mod:`bench.tasks.lm.heldout`) use the same layouts over the valid split.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -18,13 +32,14 @@ import numpy as np
 from bench.lazy import lazy
 from bench.metrics import Item
 from bench.tasks.common import Context, LMTask
-from bench.tasks.lm.vocab import EOS, IGNORE, PAD, SEP, T_PAD, LMShape
+from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP, T_PAD, LMShape
 from bench.tasks.score import groups_of, metric_of, score_items
 
 # torch and the LM modules load on first use, so listing tasks (`bench tasks`) stays fast
 torch = lazy("torch")
 _gen = lazy("bench.tasks.lm.generate")
 _train = lazy("bench.tasks.lm.train")
+_heldout = lazy("bench.tasks.lm.heldout")
 
 
 def _pad_stack(seqs: list[np.ndarray], value: int) -> torch.Tensor:
@@ -41,17 +56,31 @@ def _text_batch(texts: list[list[int]]) -> torch.Tensor:
     return torch.tensor([t + [T_PAD] * (n - len(t)) for t in texts], dtype=torch.long)
 
 
-class _TTSData:
-    """Training examples: (phoneme ids, codes [n_q, T]) plus same-speaker prompt candidates."""
+VAL_TAG = 0x7A11D  # seeds the held-out prompt draws apart from every training step's
 
-    def __init__(self, ctx: Context) -> None:
+
+def prompt_split(n_frames: int, prompt_frames: int) -> int:
+    """Continuation mode: frames of an utterance that form its prompt, ``prompt_seconds`` but at most half of
+    it, so a short utterance still has a continuation to model and to score (training, validation, test)."""
+    return min(prompt_frames, n_frames // 2)
+
+
+def tts_mode(cfg) -> str:
+    from bench.tasks.config import TTS_MODES
+
+    if cfg.data.tts_mode not in TTS_MODES:
+        raise ValueError(f"data.tts_mode={cfg.data.tts_mode!r}; known: {', '.join(TTS_MODES)}")
+    return cfg.data.tts_mode
+
+
+class _TTSData:
+    """Examples of one split: (phoneme ids, codes [n_q, T]) plus same-speaker prompt candidates in that split."""
+
+    def __init__(self, ctx: Context, rows: list[dict], val_seed: tuple[int, str] | None = None) -> None:
         cfg = ctx.cfg
-        self.ctx, self.n_q, self.v = ctx, cfg.data.n_q, cfg.lm.audio_vocab
-        max_f = ctx.frames(cfg.data.max_train_seconds)
-        rows = [r for r in ctx.split("train") if ctx.cache.index[r["id"]][2] <= max_f]
-        if not rows:
-            raise ValueError(f"tts: no training utterances of <= {cfg.data.max_train_seconds} s")
-        self.rows = rows
+        self.ctx, self.n_q, self.v, self.mode = ctx, cfg.data.n_q, cfg.lm.audio_vocab, tts_mode(cfg)
+        self.rows, self.val_seed = rows, val_seed
+        self.ids = [r["id"] for r in rows]
         self.text = [ctx.vocab.encode(r["phonemes"]) for r in rows]
         self.codes = [ctx.cache.codes(r["id"], self.n_q) for r in rows]
         by_spk: dict[str, list[int]] = {}
@@ -60,16 +89,40 @@ class _TTSData:
         self.same = [[j for j in by_spk[r.get("speaker") or r["id"]] if j != i] or [i] for i, r in enumerate(rows)]
         self.prompt_frames = ctx.frames(cfg.data.prompt_seconds)
 
+    @classmethod
+    def train(cls, ctx: Context) -> _TTSData:
+        max_f = ctx.frames(ctx.cfg.data.max_train_seconds)
+        rows = [r for r in ctx.split("train") if ctx.cache.index[r["id"]][2] <= max_f]
+        if not rows:
+            raise ValueError(f"tts: no training utterances of <= {ctx.cfg.data.max_train_seconds} s")
+        return cls(ctx, rows)
+
     def prompt(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """Cross mode: a ``prompt_seconds`` window of another utterance of the speaker."""
         c = self.codes[int(rng.choice(self.same[i]))]
         if c.shape[1] <= self.prompt_frames:
             return c
         s = int(rng.integers(0, c.shape[1] - self.prompt_frames + 1))
         return c[:, s : s + self.prompt_frames]
 
+    def prompt_and_target(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The NAR's (prompt [n_q, P], target [n_q, T]): the mode's prompt and the frames the model predicts
+        (continuation: the rest of the same utterance; cross: the whole utterance)."""
+        if self.mode == "continuation":
+            c = self.codes[i]
+            p = prompt_split(c.shape[1], self.prompt_frames)
+            return c[:, :p], c[:, p:]
+        return self.prompt(i, rng), self.codes[i]
+
+    def val_rng(self, b: int) -> np.random.Generator:
+        """Fixed draws for held-out batch ``b``: the same prompts in every pass and for every codec."""
+        seed, stage = self.val_seed or (0, "")
+        return np.random.default_rng([seed, zlib.crc32(stage.encode()), VAL_TAG, b])
+
 
 class TTSAR:
-    """Codebook 0, causal: predict target frames then EOS after [prompt | SEP]."""
+    """Codebook 0, causal. Cross: predict target frames then EOS after [prompt | SEP]. Continuation: the whole
+    utterance after BOS, then EOS (VALL-E; at test the prompt frames are a given prefix of the same sequence)."""
 
     def __init__(self, data: _TTSData) -> None:
         self.d = data
@@ -78,18 +131,33 @@ class TTSAR:
     def n_examples(self) -> int:
         return len(self.d.rows)
 
+    def _example(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """(input [1, L], target [1, L], frames of codes scored)."""
+        v, t = self.d.v, self.d.codes[i][:1]
+        if self.d.mode == "continuation":
+            x = np.concatenate([[[v + BOS]], t], axis=1)
+            return x, np.concatenate([t, [[v + EOS]]], axis=1), t.shape[1]
+        p = self.d.prompt(i, rng)[:1]
+        x = np.concatenate([p, [[v + SEP]], t], axis=1)
+        return x, np.concatenate([np.full_like(p, IGNORE), t, [[v + EOS]]], axis=1), t.shape[1]
+
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        v, xs, ys = self.d.v, [], []
-        for i in idx:
-            p, t = self.d.prompt(int(i), rng)[:1], self.d.codes[int(i)][:1]
-            x = np.concatenate([p, [[v + SEP]], t], axis=1)
-            y = np.concatenate([np.full_like(p, IGNORE), t, [[v + EOS]]], axis=1)
-            xs.append(x)
-            ys.append(y)
-        return _batch([self.d.text[int(i)] for i in idx], xs, ys, v)
+        ex = [self._example(int(i), rng) for i in idx]
+        return _batch([self.d.text[int(i)] for i in idx], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+
+    def val_batches(self, batch_size: int) -> Iterator:
+        """Every held-out utterance once, in order, in batches built afresh (and alike) at every pass."""
+        for b, r in enumerate(_heldout.chunks(len(self.d.rows), batch_size)):
+            rng = self.d.val_rng(b)
+            ex = [self._example(i, rng) for i in r]
+            batch = _batch([self.d.text[i] for i in r], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+            yield _heldout.ValBatch([self.d.ids[i] for i in r], [e[2] for e in ex], batch)
+
+    def logits(self, model, batch):
+        return model(batch["text"], batch["audio"], batch["key_mask"])
 
     def loss(self, model, batch):
-        return _train.masked_ce(model(batch["text"], batch["audio"], batch["key_mask"]), batch["target"])
+        return _train.masked_ce(self.logits(model, batch), batch["target"])
 
 
 class TTSNAR:
@@ -102,23 +170,39 @@ class TTSNAR:
     def n_examples(self) -> int:
         return len(self.d.rows)
 
+    def _example(self, i: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        p, t = self.d.prompt_and_target(i, rng)
+        x, y = nar_input(p, t, k, self.d.v), np.full((self.d.n_q, p.shape[1] + 1 + t.shape[1]), IGNORE)
+        y[k, p.shape[1] + 1 :] = t[k]
+        return x, y, t.shape[1]
+
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        v, q, xs, ys, levels = self.d.v, self.d.n_q, [], [], []
+        xs, ys, levels = [], [], []
         for i in idx:
-            k = int(rng.integers(1, q))
-            p, t = self.d.prompt(int(i), rng), self.d.codes[int(i)].copy()
-            x, y = nar_input(p, t, k, v), np.full((q, p.shape[1] + 1 + t.shape[1]), IGNORE)
-            y[k, p.shape[1] + 1 :] = t[k]
+            k = int(rng.integers(1, self.d.n_q))
+            x, y, _ = self._example(int(i), k, rng)
             xs.append(x)
             ys.append(y)
             levels.append(k)
-        b = _batch([self.d.text[int(i)] for i in idx], xs, ys, v)
+        b = _batch([self.d.text[int(i)] for i in idx], xs, ys, self.d.v)
         b["level"] = torch.tensor(levels)
         return b
 
+    def val_batches(self, batch_size: int) -> Iterator:
+        """Every held-out utterance at every level 1..n_q-1 (utterance-major), in fixed batches."""
+        pairs = [(i, k) for i in range(len(self.d.rows)) for k in range(1, self.d.n_q)]
+        for b, r in enumerate(_heldout.chunks(len(pairs), batch_size)):
+            rng = self.d.val_rng(b)
+            ex = [self._example(pairs[j][0], pairs[j][1], rng) for j in r]
+            batch = _batch([self.d.text[pairs[j][0]] for j in r], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+            batch["level"] = torch.tensor([pairs[j][1] for j in r])
+            yield _heldout.ValBatch([self.d.ids[pairs[j][0]] for j in r], [e[2] for e in ex], batch)
+
+    def logits(self, model, batch):
+        return model(batch["text"], batch["audio"], batch["key_mask"], level=batch["level"])
+
     def loss(self, model, batch):
-        logits = model(batch["text"], batch["audio"], batch["key_mask"], level=batch["level"])
-        return _train.masked_ce(logits, batch["target"])
+        return _train.masked_ce(self.logits(model, batch), batch["target"])
 
 
 def nar_input(prompt: np.ndarray, target: np.ndarray, k: int, v: int) -> np.ndarray:
@@ -144,38 +228,71 @@ def _batch(texts, xs, ys, v) -> dict[str, torch.Tensor]:
 class TTSTask(LMTask):
     name: ClassVar[str] = "tts"
     recipe: ClassVar[str] = "speech"
-    conditioning: ClassVar[str] = "phonemes + 3 s same-speaker prompt"
+    conditioning: ClassVar[str] = "phonemes + 3 s prompt of the speaker (data.tts_mode: continuation or cross)"
     metrics: ClassVar[tuple[str, ...]] = ("wer", "spk", "mos")
     text_field = "phonemes"
     text_unit = "char"
     variants = ("ar", "ar+nar")
     group_field = "speaker"
+    # continuation mode: metrics judged against the prompt or on their own score the continuation alone
+    continuation_only: ClassVar[tuple[str, ...]] = ("spk", "mos")
 
     def shapes(self, cfg) -> dict:
         v, q = cfg.lm.audio_vocab, cfg.data.n_q
         return {"ar": LMShape(1, v, 0, True), "nar": LMShape(q, v, q, False)}
 
     def objective(self, stage: str, ctx: Context):
-        data = _TTSData(ctx)
+        data = _TTSData.train(ctx)
         return TTSAR(data) if stage == "ar" else TTSNAR(data)
 
+    def heldout(self, stage: str, ctx: Context):
+        """The valid utterances in the mode's layout; cross prompts come from valid utterances of the same voice."""
+        data = _TTSData(ctx, self.valid_rows(ctx), (ctx.cfg.train.seed, stage))
+        return TTSAR(data) if stage == "ar" else TTSNAR(data)
+
+    def valid_candidates(self, ctx: Context) -> list[dict]:
+        """Valid utterances no longer than ``data.max_train_seconds`` by the manifest's duration (training's
+        limit, read from the manifest so that the set is one for every codec, whatever its frame rate)."""
+        return [r for r in ctx.split("valid") if float(r.get("duration") or 0.0) <= ctx.cfg.data.max_train_seconds]
+
+    def record_extra(self, ctx: Context) -> dict:
+        return {"tts_mode": tts_mode(ctx.cfg)}
+
     def test_candidates(self, ctx: Context) -> list[dict]:
+        if tts_mode(ctx.cfg) == "continuation":
+            rows = ctx.split("test")
+            if not rows:
+                raise ValueError(f"{ctx.manifest}: no test utterances")
+            return rows
         rows = [r for r in ctx.split("test") if r.get("prompt_id")]
         if not rows:
             raise ValueError(f"{ctx.manifest}: no test utterances with a prompt_id (the speech recipe sets them)")
         return rows
 
+    def prompt_frames(self, item: dict, ctx: Context) -> int:
+        """Continuation mode: frames of the item's own codes given as its prompt (0 in cross mode)."""
+        if tts_mode(ctx.cfg) != "continuation":
+            return 0
+        return prompt_split(ctx.cache.index[item["id"]][2], ctx.frames(ctx.cfg.data.prompt_seconds))
+
     def prompt_codes(self, item: dict, ctx: Context) -> np.ndarray:
+        if tts_mode(ctx.cfg) == "continuation":
+            return ctx.cache.codes(item["id"], ctx.cfg.data.n_q)[:, : self.prompt_frames(item, ctx)]
         c = ctx.cache.codes(item["prompt_id"], ctx.cfg.data.n_q)
         return c[:, : ctx.frames(ctx.cfg.data.prompt_seconds)]
 
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
+        """{"ar": codebook 0, "ar+nar": all levels}; in continuation mode the prompt's codes come first."""
         cfg, v, cb = ctx.cfg, ctx.cfg.lm.audio_vocab, ctx.codebook_size
+        cont = tts_mode(cfg) == "continuation"
         g = _gen.item_generator(cfg.generate.seed, item["id"])
         dev = next(models["ar"].parameters()).device
         text = torch.tensor(ctx.vocab.encode(item["phonemes"]))
         prompt = self.prompt_codes(item, ctx)
-        prefix = torch.from_numpy(np.concatenate([prompt[:1], [[v + SEP]]], axis=1))
+        if cont:  # the prompt frames are the start of the utterance the AR model continues
+            prefix = torch.from_numpy(np.concatenate([[[v + BOS]], prompt[:1]], axis=1))
+        else:
+            prefix = torch.from_numpy(np.concatenate([prompt[:1], [[v + SEP]]], axis=1))
         allowed = torch.zeros(1, v + 4, dtype=torch.bool)
         allowed[0, :cb] = True
         min_f = ctx.frames(cfg.data.min_gen_seconds)
@@ -194,30 +311,50 @@ class TTSTask(LMTask):
                 x = torch.from_numpy(nar_input(prompt, codes, k, v))[None].to(dev)
                 logits = nar(text[None].to(dev), x, level=torch.tensor([k], device=dev))[0, k, prompt.shape[1] + 1 :]
                 codes[k] = logits[:, :cb].float().argmax(-1).cpu().numpy()
+        if cont:
+            return {"ar": np.concatenate([prompt[:1], ar], axis=1), "ar+nar": np.concatenate([prompt, codes], axis=1)}
         return {"ar": ar, "ar+nar": codes}
 
     def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int, log=print):
-        """WER vs text, speaker similarity vs the prompt, MOS; for each variant and for the clean reference."""
-        prompt_s = ctx.cfg.data.prompt_seconds
-        refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
-        prompts = {it["id"]: ctx.load_audio(ctx.by_id[it["prompt_id"]], sr)[: int(prompt_s * sr)] for it in items}
+        """WER vs text, speaker similarity vs the prompt, MOS; for each variant and for the clean reference.
 
-        def make(src: dict[str, np.ndarray]) -> list[Item]:
-            return [Item(id=it["id"], audio=src[it["id"]], sr=sr, ref_audio=refs[it["id"]], ref_text=it.get("text"),
-                         prompt_audio=prompts[it["id"]]) for it in items]
+        Continuation mode: ``audio`` holds prompt + continuation. WER (and any metric not in
+        ``continuation_only``) scores it whole against the full text; spk and MOS score what follows the
+        prompt, against the clean prompt. The clean reference rows are cut the same way.
+        """
+        cont = tts_mode(ctx.cfg) == "continuation"
+        refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
+        cut = {it["id"]: round(self.prompt_frames(it, ctx) / ctx.frame_rate * sr) for it in items}
+        if cont:
+            prompts = {i: refs[i][: cut[i]] for i in refs}
+        else:
+            prompt_s = ctx.cfg.data.prompt_seconds
+            prompts = {it["id"]: ctx.load_audio(ctx.by_id[it["prompt_id"]], sr)[: int(prompt_s * sr)] for it in items}
+
+        def make(src: dict[str, np.ndarray], m: str) -> list[Item]:
+            tail = cont and m in self.continuation_only
+            return [Item(id=it["id"], audio=src[it["id"]][cut[it["id"]] :] if tail else src[it["id"]], sr=sr,
+                         ref_audio=refs[it["id"]][cut[it["id"]] :] if tail else refs[it["id"]],
+                         ref_text=it.get("text"), prompt_audio=prompts[it["id"]]) for it in items]
+
+        def extra(m: str) -> dict:
+            scored = ("continuation" if m in self.continuation_only else "prompt+continuation") if cont else "generated"
+            return {"tts_mode": tts_mode(ctx.cfg), "scored_audio": scored}
 
         records, reference, per_item = [], [], {it["id"]: {"id": it["id"]} for it in items}
         groups = groups_of(items, self.group_field)
         for name in ctx.cfg.metrics:
             m = metric_of(name)
             for variant in self.variants:
-                vals, summ = score_items(name, make(audio[variant]), log, groups)
-                records.append({**summ, "metric": f"{m}@{variant}", "variant": variant})
+                vals, summ = score_items(name, make(audio[variant], m), log, groups)
+                records.append({**summ, "metric": f"{m}@{variant}", "variant": variant,
+                                "extra": {**summ.get("extra", {}), **extra(m)}})
                 for it, val in zip(items, vals, strict=True):
                     per_item[it["id"]][f"{name}@{variant}"] = val
-            vals, summ = score_items(name, make(refs), log, groups)
+            vals, summ = score_items(name, make(refs, m), log, groups)
             for variant in self.variants:  # the floor, in the same columns as the codec rows
-                reference.append({**summ, "metric": f"{m}@{variant}", "variant": "reference"})
+                reference.append({**summ, "metric": f"{m}@{variant}", "variant": "reference",
+                                  "extra": {**summ.get("extra", {}), **extra(m)}})
             for it, val in zip(items, vals, strict=True):
                 per_item[it["id"]][f"{name}@reference"] = val
         return {"records": records, "reference": reference, "items": list(per_item.values())}

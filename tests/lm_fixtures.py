@@ -78,8 +78,11 @@ def register() -> None:
 PHON = ["hɛloʊ wɝld", "ðə kæt sæt", "ɡʊd mɔɹnɪŋ", "waɪ nɑt", "siː juː", "ɔl ɹaɪt"]
 
 
-def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: float = 1.0) -> Path:
-    """Tones per 'speaker' (pitch) and 'word' (amplitude pattern): train speakers + one unseen test speaker."""
+def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: float = 1.0,
+                  valid_per_spk: int = 0) -> Path:
+    """Tones per 'speaker' (pitch) and 'word' (amplitude pattern): train speakers + one unseen test speaker;
+    ``valid_per_spk`` adds valid clips ``<spk>-v<j>`` of each train speaker (after the other rows, which stay
+    as they were)."""
     from bench.audio import write
 
     rng = np.random.default_rng(0)
@@ -98,4 +101,15 @@ def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: f
             if split == "test" and j > 0:
                 row["prompt_id"] = f"{spk}-0"
             rows.append(row)
+    vrng = np.random.default_rng(1)
+    for si, (spk, _) in enumerate(spks[:n_train_spk]):
+        for j in range(valid_per_spk):
+            t = np.arange(int(SR * seconds * (1 + 0.5 * (j % 2)))) / SR
+            x = 0.3 * np.sin(2 * np.pi * (150 + 60 * si) * t) * (1 + 0.5 * np.sin(2 * np.pi * (j + 2) * t))
+            x = (x + 0.01 * vrng.standard_normal(len(t))).astype(np.float32)
+            rid = f"{spk}-v{j}"
+            write(root / "audio" / f"{rid}.flac", x, SR)
+            rows.append({"id": rid, "path": f"audio/{rid}.flac", "duration": len(t) / SR, "sr": SR, "split": "valid",
+                         "speaker": spk, "phonemes": PHON[(j + 2) % len(PHON)], "text": PHON[(j + 2) % len(PHON)],
+                         "caption": f"a tone number {j}", "piece": spk})
     return write_manifest(root / "manifest.jsonl", rows)

@@ -23,7 +23,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     task_obj, ctx = context_from_run_dir(Path(a.run_dir))
-    train(task_obj.objective(a.stage, ctx), ctx.cfg, ctx.run_dir, a.stage, device=a.device)
+    train(task_obj.objective(a.stage, ctx), ctx.cfg, ctx.run_dir, a.stage, device=a.device,
+          heldout=task_obj.heldout(a.stage, ctx))
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

@@ -7,11 +7,14 @@ gaps are forced to PAD, the rest is sampled; then the pattern is reverted to [n_
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
 from bench.tasks.lm import patterns
 from bench.tasks.lm.generate import ar_generate, sample
+from bench.tasks.lm.heldout import ValBatch, chunks, code_levels
 from bench.tasks.lm.train import IGNORE, masked_ce
 from bench.tasks.lm.transformer import BOS, N_SPECIAL, PAD, T_PAD, LMShape
 
@@ -22,26 +25,35 @@ def pattern_shape(kind: str, n_q: int, audio_vocab: int) -> LMShape:
 
 
 class PatternObjective:
-    """Examples are (text ids, codes [n_q, T]); each batch crops ``frames`` from a random offset."""
+    """Examples are (text ids, codes [n_q, T]); each training batch crops ``frames`` from a random offset.
+
+    Built over the valid split (``ids`` given), :meth:`val_batches` crops from the start instead, so the
+    held-out clips and frames are fixed, the same in every pass and for every codec.
+    """
 
     def __init__(self, texts: list[list[int]], codes: list[np.ndarray], kind: str, n_q: int, audio_vocab: int,
-                 frames: int) -> None:
+                 frames: int, ids: list[str] | None = None) -> None:
         self.texts, self.codes, self.kind, self.n_q, self.v, self.frames = texts, codes, kind, n_q, audio_vocab, frames
+        self.ids = ids
         self.shape = pattern_shape(kind, n_q, audio_vocab)
 
     def n_examples(self) -> int:
         return len(self.codes)
 
-    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def _crop(self, i: int, rng: np.random.Generator | None) -> np.ndarray:
+        c = self.codes[i][: self.n_q]
+        if c.shape[1] > self.frames:
+            s = int(rng.integers(0, c.shape[1] - self.frames + 1)) if rng is not None else 0
+            c = c[:, s : s + self.frames]
+        return c
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
+        """Rows ``idx``; ``rng`` None crops every clip from its start (validation)."""
         cv = self.shape.code_vocab
         pad, bos = cv + PAD, cv + BOS
         xs, ys = [], []
         for i in idx:
-            c = self.codes[int(i)][: self.n_q]
-            if c.shape[1] > self.frames:
-                s = int(rng.integers(0, c.shape[1] - self.frames + 1))
-                c = c[:, s : s + self.frames]
-            p = patterns.pattern(c, self.kind, self.v, pad)
+            p = patterns.pattern(self._crop(int(i), rng), self.kind, self.v, pad)
             x = np.concatenate([np.full((p.shape[0], 1), bos), p[:, :-1]], axis=1)
             y = np.where(p == pad, IGNORE, p)
             xs.append(x)
@@ -60,8 +72,26 @@ class PatternObjective:
         return {"text": text, "audio": audio, "target": target, "key_mask": torch.cat([text != T_PAD, amask], 1),
                 "n_tokens": (target != IGNORE).sum(dim=(1, 2))}
 
+    def val_batches(self, batch_size: int) -> Iterator[ValBatch]:
+        """Every clip once, in order, cropped from its start; frames = the crop's frames."""
+        if self.ids is None:
+            raise ValueError("val_batches needs the clip ids (build the objective with ids=)")
+        for r in chunks(len(self.codes), batch_size):
+            yield ValBatch([self.ids[i] for i in r], [min(self.frames, self.codes[i].shape[1]) for i in r],
+                           self.batch(np.array(r), None))
+
+    def logits(self, model, batch):
+        return model(batch["text"], batch["audio"], batch["key_mask"])
+
     def loss(self, model, batch):
-        return masked_ce(model(batch["text"], batch["audio"], batch["key_mask"]), batch["target"])
+        return masked_ce(self.logits(model, batch), batch["target"])
+
+    def target_levels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Codebook level per target: the stream (delay), or the id's level block (flatten); -1 for a special."""
+        t = batch["target"]
+        if self.kind == "flatten":
+            return torch.where((t >= 0) & (t < self.shape.code_vocab), t // self.v, torch.full_like(t, -1))
+        return code_levels(t, self.shape.code_vocab)
 
 
 def pattern_generate(

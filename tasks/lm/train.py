@@ -4,6 +4,10 @@ Resumable by construction: the batch at step s and the dropout seed at step s ar
 (seed, stage, s) alone, and a checkpoint holds model + optimizer + step, so a run killed and resumed
 ends with the same weights as one that never stopped. Under ``torchrun`` (WORLD_SIZE > 1) it trains
 with DDP: every rank draws the same global batch and takes its slice (gloo on CPU, NCCL on GPU).
+
+Given a held-out objective (the valid split), rank 0 scores it every ``train.val_every`` steps and after
+the last step, with fixed batches and no early stopping: the held-out curve shows memorising where the
+training loss cannot, and the last pass is the run's LM-readiness measurement (``<stage>.train.json``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch.nn.functional as F
 
 from bench.atomic import atomic_path
 from bench.tasks.config import TaskConfig, TrainCfg
+from bench.tasks.lm import heldout as ho
 from bench.tasks.lm.transformer import LMShape, TokenLM
 from bench.tasks.lm.vocab import IGNORE
 
@@ -39,6 +44,11 @@ class Objective(Protocol):
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]: ...
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+
+
+def val_due(step: int, cfg: TrainCfg) -> bool:
+    """Whether the held-out pass runs after ``step``'s update: every ``val_every`` steps, and after the last."""
+    return step == cfg.steps - 1 or (cfg.val_every > 0 and (step + 1) % cfg.val_every == 0)
 
 
 def masked_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -94,9 +104,14 @@ def final_path(out_dir: Path, stage: str) -> Path:
 
 
 def train(
-    objective: Objective, cfg: TaskConfig, out_dir: Path, stage: str, device: str = "cpu", log=print
+    objective: Objective, cfg: TaskConfig, out_dir: Path, stage: str, device: str = "cpu", log=print,
+    heldout: ho.HeldOutObjective | None = None,
 ) -> Path:
-    """Train one model (``stage`` names it: "ar", "nar", "lm") to ``cfg.train.steps``; return the final checkpoint."""
+    """Train one model (``stage`` names it: "ar", "nar", "lm") to ``cfg.train.steps``; return the final checkpoint.
+
+    ``heldout`` (the valid split, :mod:`bench.tasks.lm.heldout`) is scored by rank 0 when :func:`val_due`;
+    it never touches the weights, the optimizer or the training randomness.
+    """
     out_dir = Path(out_dir)
     final = final_path(out_dir, stage)
     if final.is_file():
@@ -111,12 +126,12 @@ def train(
     model = build_model(cfg, objective.shape, tc.seed).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tuple(tc.betas), weight_decay=tc.weight_decay)
     last = out_dir / f"{stage}.last.pt"
-    start, history = 0, []
+    start, history, val_curve = 0, [], []
     if last.is_file():
         ck = torch.load(last, map_location=dev, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optim"])
-        start, history = ck["step"], ck["history"]
+        start, history, val_curve = ck["step"], ck["history"], ck.get("val", [])
         log(f"[{stage}] resuming from step {start}/{tc.steps}")
     net: torch.nn.Module = model
     if world > 1:
@@ -126,6 +141,10 @@ def train(
     writer = _tb(out_dir / "tb" / stage) if rank == 0 else None
     kill = os.environ.get(KILL_ENV, "")
     n = objective.n_examples()
+    validate = heldout is not None and rank == 0 and heldout.n_examples() > 0
+    if rank == 0 and heldout is not None and not validate:
+        log(f"[{stage}] no valid-split utterances: no held-out loss")
+    last_val: ho.HeldOut | None = None
     from tqdm import tqdm
 
     bar = tqdm(range(start, tc.steps), desc=f"train {stage}", initial=start, total=tc.steps, disable=rank != 0)
@@ -155,8 +174,16 @@ def train(
                 writer.add_scalar("loss", lv, step)
                 writer.add_scalar("lr", lr_at(step, tc), step)
                 writer.add_scalar("grad_norm", float(gnorm), step)
+        if validate and val_due(step, tc):
+            last_val = ho.evaluate(model, heldout, heldout.val_batches(tc.batch_size), objective.shape.code_vocab,
+                                   dev, amp)
+            val_curve.append([step, round(last_val.mean_nll(), 5)])
+            bar.set_postfix(loss=f"{lv:.3f}", val=f"{val_curve[-1][1]:.3f}")
+            if writer is not None:
+                writer.add_scalar("val_loss", val_curve[-1][1], step)
         if rank == 0 and ((step + 1) % tc.ckpt_every == 0) and step + 1 < tc.steps:
-            _save(last, {"model": model.state_dict(), "optim": opt.state_dict(), "step": step + 1, "history": history})
+            _save(last, {"model": model.state_dict(), "optim": opt.state_dict(), "step": step + 1, "history": history,
+                         "val": val_curve})
     wall = time.time() - t0
     if rank == 0:
         meta = {"stage": stage, "steps": tc.steps, "n_params": model.n_params(), "final_loss": history[-1] if history
@@ -164,10 +191,15 @@ def train(
         _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__})
         meta["weights_sha"] = weights_sha(model.state_dict())
         summary = {k: v for k, v in meta.items() if k != "history"}
-        summary["curve"] = downsample_curve(history)
+        summary["curve"] = {**downsample_curve(history), "val_step": [int(v[0]) for v in val_curve],
+                            "val_loss": [v[1] for v in val_curve]}
+        summary["final_val_loss"] = val_curve[-1][1] if val_curve else None
+        if last_val is not None:
+            summary["heldout"] = {"split": "valid", "step": int(val_curve[-1][0]), **last_val.to_json()}
         (out_dir / f"{stage}.train.json").write_text(json.dumps(summary))
         last.unlink(missing_ok=True)
-        log(f"[{stage}] done: {tc.steps} steps, loss {meta['final_loss']:.3f}, {wall:.0f} s")
+        val = f", held-out {summary['final_val_loss']:.3f}" if val_curve else ""
+        log(f"[{stage}] done: {tc.steps} steps, loss {meta['final_loss']:.3f}{val}, {wall:.0f} s")
     if writer is not None:
         writer.close()
     if world > 1:
