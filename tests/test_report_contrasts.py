@@ -117,3 +117,35 @@ def test_compare_refuses_records_of_different_builds():
         check_comparable({"data_hash": "a", "test_set_hash": "t"}, {"data_hash": "b", "test_set_hash": "t"},
                          "task", "xcodec vs dac")
     check_comparable({"data_hash": "a", "test_set_hash": "t"}, {"data_hash": "a", "test_set_hash": "t"}, "task", "ok")
+
+
+def _readiness(codec: str, bps: float, seed: int) -> list[dict]:
+    from bench.results import make_record
+
+    rng = np.random.default_rng(seed)
+    secs = rng.uniform(2, 4, 20)
+    bits = secs * rng.normal(bps, 5, 20)
+    per = {"ids": IDS[:20], "values": list(bits / secs), "num": list(bits), "den": list(secs), "groups": SPK[:20]}
+    common = {"run_id": f"tts-{codec}", "kind": "task", "task": "tts", "codec": codec, "preset": "cpu",
+              "backend": {"name": "bench.lm_readiness", "version": "1"}, "n": 20, "higher_is_better": False,
+              "config_hash": "h", "budget": {"hash": "b"}, "data": {"build_hash": "d", "test_set_hash": "v"}}
+    out = [make_record(**common, metric=f"nll_bps@{st}", variant={"decode": st}, value=float(bits.sum() / secs.sum()),
+                       per_item=per, scorer={"aggregate": "corpus", "signature": f"nll_bps|{st}"}) for st in ("ar", "nar")]
+    out.append(make_record(**common, metric="ppl@level0", variant={"decode": None}, value=50.0, per_item=per,
+                           scorer={"aggregate": "corpus", "signature": "ppl"}))
+    return out
+
+
+def test_lm_readiness_is_one_table_one_row_per_codec_with_its_contrast():
+    from bench.report.load import flatten
+    from bench.report.tables import build_sections
+
+    recs = _readiness("xcodec", 300, 0) + _readiness("xcodec-acoustic", 330, 1)
+    frame = pd.DataFrame([flatten(r) for r in recs])
+    (section,) = build_sections(frame)
+    (t,) = [t for t in section.tables if t.kind == "readiness"]
+    assert [r.codec for r in t.rows] == ["xcodec", "xcodec-acoustic"]
+    assert sorted(c.metric for c in t.columns) == ["nll_bps@ar", "nll_bps@nar", "ppl@level0"]
+    tested = {c.column.metric for c in t.contrasts}
+    assert tested == {"nll_bps@ar", "nll_bps@nar"}  # perplexity is shown, not tested (log units)
+    assert all(c.kind == "reference" and c.diff.n_groups == 4 for c in t.contrasts)

@@ -46,6 +46,8 @@ RANKED: dict[str, tuple[bool, str]] = {
     "sisdr": (False, "SI-SDR sits at chance for these codecs: trained with magnitude/mel losses they do not keep "
                      "waveform phase (|lag-0 correlation| of output and input ~0.02, 0.002-0.03, SI-SDR -31 to "
                      "-57 dB on the committed records), so it measures phase alignment, not quality"),
+    "ppl": (False, "per-codebook perplexity describes each level; held-out NLL in bits/s is the figure that "
+                   "compares codecs of different frame rates and codebook counts"),
     "dwer": (False, "dWER repeats WER's information (same ASR model, reference = its transcript of the original); "
                     "ranking both would count intelligibility twice"),
 }

@@ -39,7 +39,7 @@ def test_set_of(rec: dict) -> str | None:
 
 def identity(rec: dict, kind: str) -> tuple:
     """(data build, test set, budget) of one record; budget only for LM task tables."""
-    budget = _none(rec.get("budget_hash")) if kind == "task" else None
+    budget = _none(rec.get("budget_hash")) if kind in ("task", "readiness") else None
     return (_none(rec.get("data_hash")), test_set_of(rec), budget)
 
 

@@ -145,6 +145,8 @@ def _signature_lines(t: Table) -> list[str]:
 def _title(t: Table) -> str:
     if t.kind == "task":
         title = f"Task `{t.name}` (LM over codec tokens)"
+    elif t.kind == "readiness":
+        title = f"LM-readiness, task `{t.name}` (held-out NLL of the equal-budget LMs on the valid split)"
     elif t.kind == "codec":
         title = f"Codec reconstruction (`{t.name}`)"
     else:

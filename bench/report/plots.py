@@ -300,6 +300,8 @@ def render_all(sections: list[Section], frame, plots_dir: Path, rel_to: Path,
     for s in sections:
         d = plots_dir / s.preset
         for t in s.tables:
+            if t.kind == "readiness":  # its curves are in the task's training plot (val_loss)
+                continue
             what = f"{t.name} ({s.preset} preset)"
             paths = plot_bitrate(t, colors, d, f"Bitrate vs metrics: {what}" if t.kind == "task"
                                  else f"Codec reconstruction vs bitrate: {what}")

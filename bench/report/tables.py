@@ -18,10 +18,13 @@ from bench.report.integrity import partition
 REFERENCE = "reference"
 # Records of this pseudo-backend are codec bookkeeping (kbps, real-time factors, token statistics), not scores.
 DIAGNOSTICS_BACKEND = "bench.codec_eval"
+# Held-out NLL of the task LMs (tasks/readiness.py): one table per task, one row per codec.
+READINESS_BACKEND = "bench.lm_readiness"
 
 METRIC_LABELS = {
     "wer": "WER", "cer": "CER", "spk": "speaker sim", "mos": "MOS", "pesq": "PESQ", "stoi": "STOI",
-    "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD", "dwer": "dWER",
+    "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD", "dwer": "dWER", "nll_bps": "held-out NLL (bits/s)",
+    "ppl": "held-out perplexity",
 }
 # Column order: the headline metric first; unknown metrics after, alphabetically.
 METRIC_ORDER = ("wer", "dwer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
@@ -179,10 +182,11 @@ def _columns(df) -> list[Column]:
                 short += f", {_get(r, 'aggregate')}"
             short += " " + (f"v{info['version']}" if info.get("version") else f"#{str(info.get('weights_hash'))[:8]}")
         hib = _none(r["higher_is_better"])
-        label = METRIC_LABELS.get(r["metric"], r["metric"])
+        base, _, part = str(r["metric"]).partition("@")
+        label = METRIC_LABELS.get(base, base) + (f" {part}" if part else "")
         if _get(r, "aggregate") == "corpus":
             label = f"corpus {label}"
-        ok, why = _rank_rule(r["metric"])
+        ok, why = _rank_rule(base)
         cols[key] = Column(key, r["metric"], r["backend"], f"{label} ({short})", None if hib is None else bool(hib),
                            ok, why, _get(r, "scorer_sig"))
     return sorted(cols.values(), key=lambda c: (_rank_of(c.metric, METRIC_ORDER), c.backend, c.key))
@@ -250,6 +254,16 @@ def build_table(df, kind: str, name: str, n_boot: int = 1000, split: str | None 
     return table
 
 
+def _readiness_rows(sdf, ready):
+    """One row per codec: the stage (``nll_bps@ar``/``@nar``) moves from the decode into the column."""
+    sdf = sdf.copy()
+    dec = sdf.loc[ready, "decode"]
+    sdf.loc[ready, "metric"] = [m if d is None or (isinstance(d, float) and math.isnan(d)) else f"{m}@{d}"
+                                for m, d in zip(sdf.loc[ready, "metric"], dec, strict=True)]
+    sdf.loc[ready, "decode"] = None
+    return sdf
+
+
 def build_sections(frame, n_boot: int = 1000) -> list[Section]:
     if frame is None or frame.empty:
         return []
@@ -263,7 +277,10 @@ def build_sections(frame, n_boot: int = 1000) -> list[Section]:
         kind = sdf["kind"].where(sdf["kind"].isin(["codec", "reference", "task"]), "other")
         # A reference row sits with what it is the floor of: a task's table, or codec evaluation (no task).
         kind = kind.where(kind != "reference", sdf["task"].isna().map({True: "codec", False: "task"}))
-        for k in ("task", "codec", "other"):
+        ready = sdf["backend"] == READINESS_BACKEND
+        kind = kind.where(~ready, "readiness")
+        sdf = _readiness_rows(sdf, ready)
+        for k in ("task", "readiness", "codec", "other"):
             kdf = sdf[kind == k]
             default = "all" if k == "codec" else "(none)"
             for name, tdf in kdf.groupby(kdf["task"].fillna(default), sort=True):
