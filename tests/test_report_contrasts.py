@@ -129,8 +129,9 @@ def _readiness(codec: str, bps: float, seed: int) -> list[dict]:
     common = {"run_id": f"tts-{codec}", "kind": "task", "task": "tts", "codec": codec, "preset": "cpu",
               "backend": {"name": "bench.lm_readiness", "version": "1"}, "n": 20, "higher_is_better": False,
               "config_hash": "h", "budget": {"hash": "b"}, "data": {"build_hash": "d", "test_set_hash": "v"}}
-    out = [make_record(**common, metric=f"nll_bps@{st}", variant={"decode": st}, value=float(bits.sum() / secs.sum()),
-                       per_item=per, scorer={"aggregate": "corpus", "signature": f"nll_bps|{st}"}) for st in ("ar", "nar")]
+    value = float(bits.sum() / secs.sum())
+    out = [make_record(**common, metric=f"nll_bps@{st}", variant={"decode": st}, value=value, per_item=per,
+                       scorer={"aggregate": "corpus", "signature": f"nll_bps|{st}"}) for st in ("ar", "nar")]
     out.append(make_record(**common, metric="ppl@level0", variant={"decode": None}, value=50.0, per_item=per,
                            scorer={"aggregate": "corpus", "signature": "ppl"}))
     return out
