@@ -23,6 +23,9 @@ from bench.data.subset import describe, stratified, test_set_hash
 
 SIGNAL_METRICS = ("pesq/pesq-wb", "stoi/pystoi", "mel/logmel-l1", "sisdr/closed-form")
 WER_METRIC = "wer/faster-whisper-tiny.en"
+# DASB's dWER: the resynthesis transcript against the same ASR's transcript of the original, so the ASR's own
+# errors on clean speech are not charged to the codec (the clean audio's transcript is memoised, so cheap).
+DWER_METRIC = "dwer/faster-whisper-tiny.en"
 PUBLISHED_N_Q = (1, 2, 3, 4, 8)
 EVAL_SR = 16000  # the speech recipe's rate; PESQ-wb is defined at 16 kHz
 # Level-1 codes carrying under 2 bits per frame (perplexity < 4): the codec passes almost nothing on, so
@@ -174,7 +177,8 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     recs = []
     for k in points:
         at_k = {"codec_facts": {**facts, "n_q": k, "kbps": codec.bitrate(k) / 1000}, "variant": {"n_q": k}}
-        metrics = list(SIGNAL_METRICS) + ([WER_METRIC] if wer and k in (1, codec.n_codebooks) else [])
+        asr = [WER_METRIC, DWER_METRIC] if wer and k in (1, codec.n_codebooks) else []
+        metrics = list(SIGNAL_METRICS) + asr
         for m in metrics:
             s = _scores(m, clips, audios[k])
             recs.append(_record(common, f"{s['metric']}@nq{k}", None, 0, None, s, **at_k))
@@ -197,17 +201,25 @@ def evaluate_reference(clips: list[dict], preset: str, data: dict | None = None)
 
 
 def paired_wer(records: list[dict], metric: str = "wer@nq1") -> list[dict]:
-    """Paired bootstrap of ``metric`` between every pair of evaluated codecs (same utterances)."""
-    import bench.registry_builtin  # noqa: F401 - registers the metric catalogue
-    from bench.metrics import scoring
+    """Paired bootstrap of ``metric`` between every pair of evaluated codecs on the same utterances: a difference
+    of corpus WERs (ratios of summed errors to summed words) where the records carry the counts, by speaker."""
+    from bench.metrics.stats import paired_difference
 
-    by_codec = {r["codec"]: r["per_item"]["values"] for r in records if r["metric"] == metric and r.get("per_item")}
+    by_codec = {r["codec"]: r["per_item"] for r in records if r["metric"] == metric and r.get("per_item")}
     names = sorted(by_codec)
     out = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            c = scoring.compare(WER_METRIC, by_codec[a], by_codec[b])
-            out.append({**c, "a": a, "b": b, "metric": metric})
+            pa, pb = by_codec[a], by_codec[b]
+            if pa["ids"] != pb["ids"]:
+                raise ValueError(f"{metric}: {a} and {b} scored different clips")
+            ratio = all(k in p for p in (pa, pb) for k in ("num", "den"))
+            r = paired_difference(pa["num"] if ratio else pa["values"], pb["num"] if ratio else pb["values"],
+                                  den_a=pa["den"] if ratio else None, den_b=pb["den"] if ratio else None,
+                                  groups=pa.get("groups"))
+            sig = r.ci_low is not None and r.ci_high is not None and (r.ci_low > 0 or r.ci_high < 0)
+            out.append({"metric": metric, "a": a, "b": b, "diff": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                        "n": r.n, "p": r.p_value, "significant": bool(sig), "higher_is_better": False})
     return out
 
 
@@ -278,7 +290,7 @@ def print_table(records: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cols = ["codec", "n_q", "kbps", "pesq", "stoi", "mel", "sisdr", "wer", "rtf_encode", "rtf_decode",
+    cols = ["codec", "n_q", "kbps", "pesq", "stoi", "mel", "sisdr", "wer", "dwer", "rtf_encode", "rtf_decode",
             "perplexity@level1"]
     t = Table(title="codec reconstruction (speech test split)")
     for c in cols:

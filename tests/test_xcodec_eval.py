@@ -89,3 +89,22 @@ def test_codec_budget_states_steps_reached_and_the_wall_clock_stop(tmp_path):
     assert codec_budget(Trained()) == {"hash": config_hash(cfg), "steps": 2000, "steps_reached": 1234,
                                        "stop_reason": "wall_clock"}
     assert codec_budget(Published()) is None
+
+
+def test_paired_wer_is_a_difference_of_corpus_wers_when_counts_are_recorded():
+    from bench.codec_eval import paired_wer
+
+    den = [2, 20, 4, 10] * 5  # short items with many errors must not dominate
+    num_a, num_b = [2, 0, 1, 1] * 5, [0, 4, 0, 2] * 5
+
+    def rec(codec, num):
+        common = {"run_id": codec, "kind": "codec", "task": None, "codec": codec, "preset": "smoke",
+                  "config_hash": "h"}
+        per = {"ids": [f"u{i}" for i in range(20)], "values": [n / d for n, d in zip(num, den, strict=True)],
+               "num": num, "den": den, "groups": [f"s{i % 4}" for i in range(20)]}
+        return _record(common, "wer@nq1", sum(num) / sum(den), 20, {"per_item": per})
+
+    (c,) = paired_wer([rec("xcodec", num_a), rec("xcodec-acoustic", num_b)])
+    assert abs(c["diff"] - (sum(num_a) - sum(num_b)) / sum(den)) < 1e-9  # corpus: 20/180 - 30/180
+    assert np.mean([n / d for n, d in zip(num_a, den, strict=True)]) > np.mean([n / d for n, d in zip(num_b, den,
+                                                                                                     strict=True)])
