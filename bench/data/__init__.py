@@ -1,4 +1,4 @@
-"""Data recipes: speech, speech-real, music, sound, and folder/manifest corpora.
+"""Data recipes: speech, grammar, speech-real, music, sound, and folder/manifest corpora.
 
 ``ensure_built(recipe, preset)`` is what other areas call: it returns
 ``<data root>/datasets/<recipe>/<preset>/manifest.jsonl``, building it first if it is missing or was
@@ -18,6 +18,7 @@ RECIPE_VERSION = 1  # bump when a recipe's output changes for an unchanged confi
 # recipe name -> (module, config dataclass name)
 RECIPES: dict[str, tuple[str, str]] = {
     "speech": ("bench.data.speech", "SpeechConfig"),
+    "grammar": ("bench.data.grammar", "GrammarConfig"),
     "speech-real": ("bench.data.speech_real", "SpeechRealConfig"),
     "music": ("bench.data.music", "MusicConfig"),
     "sound": ("bench.data.sound", "SoundConfig"),

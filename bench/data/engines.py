@@ -44,13 +44,20 @@ def _read_wav_bytes(data: bytes, what: str) -> tuple[np.ndarray, int]:
     return x.mean(axis=1), sr
 
 
-def synth_flite(text: str, voice: str, rate: float = 1.0) -> tuple[np.ndarray, int]:
-    """flite voice (kal, kal16, awb, rms, slt); ``rate`` > 1 speaks faster."""
+def synth_flite(text: str, voice: str, rate: float = 1.0, f0: float = 0.0) -> tuple[np.ndarray, int]:
+    """flite voice (kal, kal16, awb, rms, slt); ``rate`` > 1 speaks faster.
+
+    ``rate`` sets duration_stretch = 1 / rate, replacing the voice's own default: kal and kal16 default to
+    1.1, so rate 1 makes them 10% faster than their natural pace (rate 0.909 restores it).
+    ``f0`` > 0 sets the mean pitch in Hz (int_f0_target_mean): kal16, slt and awb follow it, rms ignores it.
+    """
     exe = _need_binary("flite", "flite")
     with tempfile.TemporaryDirectory() as td:
         txt, wav = Path(td) / "in.txt", Path(td) / "out.wav"
         txt.write_text(text + "\n")
         cmd = [exe, "-voice", voice, "--setf", f"duration_stretch={1.0 / rate:.4f}", "-f", str(txt), "-o", str(wav)]
+        if f0:
+            cmd[3:3] = ["--setf", f"int_f0_target_mean={f0:g}"]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
         return _read_wav_bytes(wav.read_bytes(), f"flite {voice}")
 
@@ -99,11 +106,14 @@ def synth_piper(text: str, voice: str = "joe", rate: float = 1.0) -> tuple[np.nd
     return np.concatenate(chunks).astype(np.float32), v.config.sample_rate
 
 
-def synthesize(engine: str, voice: str, text: str, rate: float = 1.0, pitch: int = 50) -> tuple[np.ndarray, int]:
+def synthesize(engine: str, voice: str, text: str, rate: float = 1.0, pitch: int = 50,
+               f0: float = 0.0) -> tuple[np.ndarray, int]:
+    if f0 and engine != "flite":
+        raise ValueError(f"{engine}: f0 is a flite setting (espeak-ng takes pitch 0-99)")
     if engine == "piper":
         return synth_piper(text, voice, rate)
     if engine == "flite":
-        return synth_flite(text, voice, rate)
+        return synth_flite(text, voice, rate, f0)
     if engine == "espeak":
         return synth_espeak(text, voice, rate, pitch)
     raise ValueError(f"unknown speech engine {engine!r}; known: piper, flite, espeak")

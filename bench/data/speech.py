@@ -34,6 +34,22 @@ class Voice:
 
 
 @dataclass(frozen=True)
+class TunedVoice(Voice):
+    """A voice with a base speaking rate and (flite) a mean pitch: more distinct voices from the few clear ones.
+
+    A subclass rather than new Voice fields so the speech presets' configs, and with them the build hashes
+    their records cite, stay as they were.
+    """
+
+    speed: float = 1.0  # base rate; each clip's rate = speed * (1 +- rate_jitter)
+    f0: float = 0.0  # flite only: mean pitch in Hz (0 = the voice's own)
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0 or (self.f0 and self.engine != "flite"):
+            raise ValueError(f"voice {self.name}: speed must be > 0 and f0 is for flite voices only")
+
+
+@dataclass(frozen=True)
 class SpeechConfig:
     voices: tuple[Voice, ...]
     train_per_voice: int = 16
@@ -78,36 +94,53 @@ def pair_prompts(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def voice_clips(utts: list[tuple[Voice, int, str, str]], *, seed: int, sr: int, rate_jitter: float,
+                target_rms_db: float, text_licence: str = TEXT_LICENCE,
+                meta: list[dict] | None = None) -> list[ClipSpec]:
+    """One clip per (voice, index, split, text): IPA phonemes, a seeded per-clip speaking rate, and the manifest
+    fields tts needs (text, phonemes, speaker, split). Shared by every synthesized speech recipe so they render,
+    key and describe clips the same way; ``meta`` adds recipe-specific fields per utterance."""
+    from bench.data.engines import synthesize
+    from bench.data.phonemes import phonemize
+
+    phones = phonemize([t for _, _, _, t in utts])
+    rng = np.random.default_rng(seed + 1)
+    specs: list[ClipSpec] = []
+    for k, ((v, i, split, text), ph) in enumerate(zip(utts, phones, strict=True)):
+        speed, f0 = (v.speed, v.f0) if isinstance(v, TunedVoice) else (1.0, 0.0)
+        rate = round(float(speed * (1.0 + rng.uniform(-rate_jitter, rate_jitter))), 3)
+        key = {"engine": v.engine, "voice": v.voice, "pitch": v.pitch, "rate": rate, "text": text,
+               "sr": sr, "rms": target_rms_db, **({"f0": f0} if f0 else {})}
+        specs.append(ClipSpec(
+            id=f"{v.name}-{i:04d}", group=v.name, key=key,
+            render=lambda v=v, text=text, rate=rate, f0=f0: synthesize(v.engine, v.voice, text, rate, v.pitch, f0),
+            meta={"split": split, "text": text, "phonemes": ph, "speaker": v.name,
+                  "source": f"{v.engine}:{v.voice}" + (f" f0={f0:g}" if f0 else ""),
+                  "licence": f"{ENGINE_LICENCE[v.engine]}; {text_licence}",
+                  **(meta[k] if meta else {})},
+        ))
+    return specs
+
+
+def voice_counts(voices: tuple[Voice, ...], train: int, valid: int, test: int) -> list[tuple[Voice, int, int]]:
+    """(voice, clips, of which valid) per voice: held-out voices give ``test`` test clips, the others
+    round(weight * (train + valid)) train/valid clips, the first round(weight * valid) of them valid."""
+    return [(v, test, 0) if v.heldout else (v, round(v.weight * (train + valid)), round(v.weight * valid))
+            for v in voices]
+
+
 def plan(cfg: SpeechConfig, out_dir: Path, cache_dir: Path) -> Plan:
     if cfg.corpus_layout is not None:
         return _real_corpus_plan(cfg, out_dir, cache_dir)
-    from bench.data.engines import synthesize
-    from bench.data.phonemes import phonemize
     from bench.data.text import load_sentences, select
 
     _check_voices(cfg.voices)
-    counts = [(v, cfg.test_per_voice if v.heldout else round(v.weight * (cfg.train_per_voice + cfg.valid_per_voice)))
-              for v in cfg.voices]
-    texts = select(load_sentences(cfg.text_source, cache_dir), sum(n for _, n in counts), cfg.seed,
-                   cfg.min_words, cfg.max_words)
-    phones = phonemize(texts)
-    rng = np.random.default_rng(cfg.seed + 1)
-    specs: list[ClipSpec] = []
-    k = 0
-    for v, n in counts:
-        for i in range(n):
-            text, ph = texts[k], phones[k]
-            k += 1
-            rate = round(float(1.0 + rng.uniform(-cfg.rate_jitter, cfg.rate_jitter)), 3)
-            split = "test" if v.heldout else ("valid" if i < round(v.weight * cfg.valid_per_voice) else "train")
-            key = {"engine": v.engine, "voice": v.voice, "pitch": v.pitch, "rate": rate, "text": text,
-                   "sr": cfg.sr, "rms": cfg.target_rms_db}
-            specs.append(ClipSpec(
-                id=f"{v.name}-{i:04d}", group=v.name, key=key,
-                render=lambda v=v, text=text, rate=rate: synthesize(v.engine, v.voice, text, rate, v.pitch),
-                meta={"split": split, "text": text, "phonemes": ph, "speaker": v.name,
-                      "source": f"{v.engine}:{v.voice}", "licence": f"{ENGINE_LICENCE[v.engine]}; {TEXT_LICENCE}"},
-            ))
+    counts = voice_counts(cfg.voices, cfg.train_per_voice, cfg.valid_per_voice, cfg.test_per_voice)
+    texts = iter(select(load_sentences(cfg.text_source, cache_dir), sum(n for _, n, _ in counts), cfg.seed,
+                        cfg.min_words, cfg.max_words))
+    utts = [(v, i, "test" if v.heldout else ("valid" if i < n_valid else "train"), next(texts))
+            for v, n, n_valid in counts for i in range(n)]
+    specs = voice_clips(utts, seed=cfg.seed, sr=cfg.sr, rate_jitter=cfg.rate_jitter, target_rms_db=cfg.target_rms_db)
     voices = {v.name: {"engine": v.engine, "voice": v.voice, "heldout": v.heldout} for v in cfg.voices}
     return Plan(specs=specs, sr=cfg.sr, target_rms_db=cfg.target_rms_db, finalize_rows=pair_prompts,
                 group_key="speaker", extra_stats={"voices": voices, "text_source": cfg.text_source})
