@@ -165,7 +165,7 @@ def _utmos(repo: str, ckpt: str):
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     model = torch.hub.load(repo, "utmos22_strong", source="local", trust_repo=True, pretrained=False)
-    model.load_state_dict(torch.load(ckpt, map_location="cpu"))
+    model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
     return model.eval().to(dev), dev
 
 

@@ -128,7 +128,7 @@ def train(
     last = out_dir / f"{stage}.last.pt"
     start, history, val_curve = 0, [], []
     if last.is_file():
-        ck = torch.load(last, map_location=dev, weights_only=False)
+        ck = torch.load(last, map_location=dev, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optim"])
         start, history, val_curve = ck["step"], ck["history"], ck.get("val", [])
@@ -232,7 +232,7 @@ def weights_sha(state: dict) -> str:
 
 
 def load_trained(path: Path, cfg: TaskConfig, device: str = "cpu") -> TokenLM:
-    ck = torch.load(path, map_location=device, weights_only=False)
+    ck = torch.load(path, map_location=device, weights_only=True)
     model = TokenLM(cfg.lm, LMShape(**ck["shape"])).to(device)
     model.load_state_dict(ck["model"])
     return model.eval()
