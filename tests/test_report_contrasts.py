@@ -131,7 +131,7 @@ def _readiness(codec: str, bps: float, seed: int) -> list[dict]:
               "config_hash": "h", "budget": {"hash": "b"}, "data": {"build_hash": "d", "test_set_hash": "v"}}
     value = float(bits.sum() / secs.sum())
     out = [make_record(**common, metric=f"nll_bps@{st}", variant={"decode": st}, value=value, per_item=per,
-                       scorer={"aggregate": "corpus", "signature": f"nll_bps|{st}"}) for st in ("ar", "nar")]
+                       scorer={"aggregate": "corpus", "signature": "nll_bps|v1"}) for st in ("ar", "nar")]
     out.append(make_record(**common, metric="ppl@level0", variant={"decode": None}, value=50.0, per_item=per,
                            scorer={"aggregate": "corpus", "signature": "ppl"}))
     return out
@@ -150,3 +150,10 @@ def test_lm_readiness_is_one_table_one_row_per_codec_with_its_contrast():
     tested = {c.column.metric for c in t.contrasts}
     assert tested == {"nll_bps@ar", "nll_bps@nar"}  # perplexity is shown, not tested (log units)
     assert all(c.kind == "reference" and c.diff.n_groups == 4 for c in t.contrasts)
+
+
+def test_a_collapsed_codec_is_never_the_best_row():
+    t, col = _table({("xcodec", "ar"): _wer(0.3, 0), ("encodec", "ar"): _wer(0.05, 1), ("dac", "ar"): _wer(0.5, 2)})
+    t.collapsed = frozenset({"encodec"})
+    cs = [c for c in plan_contrasts(t, PLAN) if c.kind == "vs best"]
+    assert {c.a.codec for c in cs} == {"xcodec"} and {c.b.codec for c in cs} == {"encodec", "dac"}

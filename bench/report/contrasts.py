@@ -116,7 +116,10 @@ def plan_contrasts(table: Table, plan: Plan | None = None) -> list[Contrast]:
         if plan.vs_best and col.ranked:
             scored = sorted((r for r in rows if _has(r, col)), key=lambda r: r.cells[col.key].value,
                             reverse=bool(col.higher_is_better))
-            if scored:
+            # A collapsed codec is trivially predictable and near-silent: it is tested against the best, never it.
+            healthy = [r for r in scored if r.codec not in table.collapsed]
+            scored = healthy + [r for r in scored if r.codec in table.collapsed]
+            if healthy:
                 best = scored[0]
                 for codec in sorted({r.codec for r in scored} - {best.codec}):
                     other = _find(rows, codec, _variant(best, table.kind), table.kind)

@@ -26,6 +26,8 @@ METRIC_LABELS = {
     "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD", "dwer": "dWER", "nll_bps": "held-out NLL (bits/s)",
     "ppl": "held-out perplexity",
 }
+# Error rates whose corpus aggregate differs from the familiar mean of per-utterance rates: labelled "corpus".
+CORPUS_LABELLED = ("wer", "cer", "dwer")
 # Column order: the headline metric first; unknown metrics after, alphabetically.
 METRIC_ORDER = ("wer", "dwer", "cer", "spk", "mos", "fad", "pesq", "stoi", "sisdr", "mel")
 PRESET_ORDER = ("smoke", "small", "paper")
@@ -95,6 +97,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     split: str | None = None  # why these rows are a table of their own (integrity split), e.g. "data build abc"
     alpha: float = 0.05
+    collapsed: frozenset[str] = frozenset()  # codecs whose level-1 codebook collapsed: never the "best" row
 
     @property
     def show_decode(self) -> bool:
@@ -156,8 +159,10 @@ def _get(r, k: str) -> Any:
 
 
 def column_key(r) -> str:
+    """Metric + backend identity + scorer signature (one backend can report several metrics, e.g. readiness)."""
     sig = _get(r, "scorer_sig")
-    return f"{r['backend_id']} | {sig}" if sig else r["backend_id"]
+    key = f"{r['metric']} | {r['backend_id']}"
+    return f"{key} | {sig}" if sig else key
 
 
 def _rank_rule(metric: str) -> tuple[bool, str]:
@@ -170,13 +175,13 @@ def _columns(df) -> list[Column]:
     cols: dict[str, Column] = {}
     names_per_backend: dict[str, set[str]] = {}
     for _, r in df.iterrows():
-        names_per_backend.setdefault(r["backend"], set()).add(column_key(r))
+        names_per_backend.setdefault(f"{r['metric']} {r['backend']}", set()).add(column_key(r))
     for _, r in df.sort_values(["metric", "backend", "backend_id"]).iterrows():
         key = column_key(r)
         if key in cols:
             continue
         short = r["backend"].split("/", 1)[-1]
-        if len(names_per_backend[r["backend"]]) > 1:  # two identities of one backend: say which is which
+        if len(names_per_backend[f"{r['metric']} {r['backend']}"]) > 1:  # two identities: say which is which
             info = r["backend_info"]
             if _get(r, "aggregate"):
                 short += f", {_get(r, 'aggregate')}"
@@ -184,7 +189,7 @@ def _columns(df) -> list[Column]:
         hib = _none(r["higher_is_better"])
         base, _, part = str(r["metric"]).partition("@")
         label = METRIC_LABELS.get(base, base) + (f" {part}" if part else "")
-        if _get(r, "aggregate") == "corpus":
+        if _get(r, "aggregate") == "corpus" and base in CORPUS_LABELLED:
             label = f"corpus {label}"
         ok, why = _rank_rule(base)
         cols[key] = Column(key, r["metric"], r["backend"], f"{label} ({short})", None if hib is None else bool(hib),
@@ -241,16 +246,21 @@ def _mean_ranks(table: Table) -> None:
         table.notes.append(f"{c.label} does not enter the mean rank: {c.rank_reason}")
 
 
-def build_table(df, kind: str, name: str, n_boot: int = 1000, split: str | None = None) -> Table:
+def build_table(df, kind: str, name: str, n_boot: int = 1000, split: str | None = None,
+                collapsed: frozenset[str] = frozenset()) -> Table:
     plan = load_plan()
-    table = Table(kind, name, _columns(df), _rows(df, kind), split=split, alpha=plan.alpha)
+    table = Table(kind, name, _columns(df), _rows(df, kind), split=split, alpha=plan.alpha, collapsed=collapsed)
     if n_boot != plan.n_boot:
         from dataclasses import replace
 
         plan = replace(plan, n_boot=n_boot)
     table.contrasts = plan_contrasts(table, plan)
     mark_best(table, table.contrasts, plan.alpha)
-    _mean_ranks(table)
+    if kind == "readiness":  # no mean rank: fewer bits/s is better only where the codes carry the audio
+        table.notes.append("Held-out NLL rewards predictable tokens, and a collapsed codebook is trivially "
+                           "predictable: read each row beside its codebook use and its task scores; no mean rank.")
+    else:
+        _mean_ranks(table)
     return table
 
 
@@ -285,7 +295,8 @@ def build_sections(frame, n_boot: int = 1000) -> list[Section]:
             default = "all" if k == "codec" else "(none)"
             for name, tdf in kdf.groupby(kdf["task"].fillna(default), sort=True):
                 for why, part in partition(tdf, k):
-                    tables.append(build_table(part, k, str(name), n_boot, split=why))
+                    tables.append(build_table(part, k, str(name), n_boot, split=why,
+                                              collapsed=frozenset(c.codec for c in codebooks if c.collapsed)))
         backends = {r["backend_id"]: r["backend_info"] for _, r in sdf.sort_values("backend_id").iterrows()}
         sections.append(Section(int(ver), str(preset), tables, sorted(set(sdf["hardware"])), n_diag,
                                 sorted(set(sdf["git_sha"])), backends, codebooks))
