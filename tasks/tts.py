@@ -6,14 +6,15 @@ Outputs are decoded twice, as the paper's Table 1: "ar" (codebook 0 alone, decod
 "ar+nar" (all n_q codebooks). Two protocols (``data.tts_mode``, docs/TASKS.md):
 
 - ``continuation`` (VALL-E's continuation task): the text is the whole utterance's phonemes, the prompt
-  the utterance's own first ``prompt_seconds`` (at most half of it: :func:`prompt_split`), and the LM
-  generates the rest. The AR model trains on whole utterances, ``[BOS | frames]`` -> ``[frames | EOS]``,
-  as VALL-E's does; the NAR model on ``[prompt (all levels) | SEP | rest]``, predicting the rest, exactly
-  the test layout. The generated codes are stored and decoded with their prompt in front
-  (prompt + continuation, one waveform); WER scores that whole waveform against the full text (the text
-  cannot be cut at the prompt boundary, and the prompt's words, decoded from the codec's own codes,
-  are a small and equal share of every system's errors), while speaker similarity and MOS score the
-  continuation alone (the prompt would flatter them).
+  the utterance's own start and the LM generates the rest. At test the prompt ends at a word boundary
+  no later than ``prompt_seconds`` (at most half the utterance: :func:`prompt_split`), found once per item
+  by ASR word timestamps on the clean audio and kept in the run dir (:mod:`bench.tasks.prompt_cut`). The
+  AR model trains on whole utterances, ``[BOS | frames]`` -> ``[frames | EOS]``, as VALL-E's does; the NAR
+  model on ``[prompt (all levels) | SEP | rest]``, predicting the rest, the test layout, with a prompt of
+  a random length between half the limit and the limit (test prompts end at a word, so their length
+  varies). The generated codes are stored and decoded with their prompt in front (prompt +
+  continuation, one waveform); every metric scores the waveform after the prompt's last sample, WER
+  against the reference words after the prompt's words: prompt frames are never scored.
 - ``cross``: the prompt is a window of *another* utterance of the same speaker (training) or the test
   item's ``prompt_id`` clip (test), audio ``[prompt | SEP | target]``, so the model must take the voice
   from the prompt and the words from the text; only the generated target is decoded and scored.
@@ -31,6 +32,7 @@ import numpy as np
 
 from bench.lazy import lazy
 from bench.metrics import Item
+from bench.tasks import prompt_cut
 from bench.tasks.common import Context, LMTask
 from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP, T_PAD, LMShape
 from bench.tasks.score import groups_of, metric_of, score_items
@@ -60,8 +62,9 @@ VAL_TAG = 0x7A11D  # seeds the held-out prompt draws apart from every training s
 
 
 def prompt_split(n_frames: int, prompt_frames: int) -> int:
-    """Continuation mode: frames of an utterance that form its prompt, ``prompt_seconds`` but at most half of
-    it, so a short utterance still has a continuation to model and to score (training, validation, test)."""
+    """Continuation mode: the most frames of an utterance its prompt may take, ``prompt_seconds`` but at most
+    half of it, so a short utterance still has a continuation to model and to score. Training draws prompts
+    up to it; a test prompt ends at the last word boundary before it (:mod:`bench.tasks.prompt_cut`)."""
     return min(prompt_frames, n_frames // 2)
 
 
@@ -107,12 +110,23 @@ class _TTSData:
 
     def prompt_and_target(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The NAR's (prompt [n_q, P], target [n_q, T]): the mode's prompt and the frames the model predicts
-        (continuation: the rest of the same utterance; cross: the whole utterance)."""
+        (continuation: the rest of the same utterance after a prompt of ``prompt_len`` frames; cross: the
+        whole utterance)."""
         if self.mode == "continuation":
             c = self.codes[i]
-            p = prompt_split(c.shape[1], self.prompt_frames)
+            p = self.prompt_len(c.shape[1], rng)
             return c[:, :p], c[:, p:]
         return self.prompt(i, rng), self.codes[i]
+
+    def prompt_len(self, n_frames: int, rng: np.random.Generator) -> int:
+        """Continuation mode: the NAR's prompt frames. Training: drawn uniformly from [limit // 2, limit]
+        (limit: :func:`prompt_split`), because a test prompt ends at the last word boundary before the limit,
+        so its length varies by up to a word and the NAR should have seen that range, not one SEP position.
+        Held-out passes: the limit, one length per utterance at every level (its frames are counted once)."""
+        hi = prompt_split(n_frames, self.prompt_frames)
+        if self.val_seed is not None or hi <= 1:
+            return hi
+        return int(rng.integers(max(1, hi // 2), hi + 1))
 
     def val_rng(self, b: int) -> np.random.Generator:
         """Fixed draws for held-out batch ``b``: the same prompts in every pass and for every codec."""
@@ -234,8 +248,9 @@ class TTSTask(LMTask):
     text_unit = "char"
     variants = ("ar", "ar+nar")
     group_field = "speaker"
-    # continuation mode: metrics judged against the prompt or on their own score the continuation alone
-    continuation_only: ClassVar[tuple[str, ...]] = ("spk", "mos")
+
+    def __init__(self) -> None:
+        self._cuts: dict[tuple[str, str], prompt_cut.Cut] = {}  # (run dir, item id) -> its continuation prompt
 
     def shapes(self, cfg) -> dict:
         v, q = cfg.lm.audio_vocab, cfg.data.n_q
@@ -269,11 +284,29 @@ class TTSTask(LMTask):
             raise ValueError(f"{ctx.manifest}: no test utterances with a prompt_id (the speech recipe sets them)")
         return rows
 
+    def prompt_limit(self, item: dict, ctx: Context) -> int:
+        """Continuation mode: the most frames the item's prompt may take (:func:`prompt_split`)."""
+        return prompt_split(ctx.cache.index[item["id"]][2], ctx.frames(ctx.cfg.data.prompt_seconds))
+
+    def cuts(self, items: list[dict], ctx: Context) -> dict[str, prompt_cut.Cut]:
+        """Continuation mode: each item's prompt cut at a word boundary, from ``<run dir>/prompt_cuts.json``
+        (computed there once, for every test item together, on first use)."""
+        rd = str(ctx.run_dir)
+        missing = [it for it in items if (rd, it["id"]) not in self._cuts]
+        if missing:
+            ids = {it["id"] for it in missing}
+            todo = [*missing, *(it for it in self.test_items(ctx) if it["id"] not in ids)]
+            got = prompt_cut.cuts(ctx.run_dir, todo, lambda it: ctx.load_audio(it, prompt_cut.SR), ctx.frame_rate,
+                                  lambda it: self.prompt_limit(it, ctx))
+            self._cuts.update({(rd, i): c for i, c in got.items()})
+        return {it["id"]: self._cuts[rd, it["id"]] for it in items}
+
     def prompt_frames(self, item: dict, ctx: Context) -> int:
-        """Continuation mode: frames of the item's own codes given as its prompt (0 in cross mode)."""
+        """Continuation mode: frames of the item's own codes given as its prompt, up to the word boundary
+        its cut found (0 in cross mode)."""
         if tts_mode(ctx.cfg) != "continuation":
             return 0
-        return prompt_split(ctx.cache.index[item["id"]][2], ctx.frames(ctx.cfg.data.prompt_seconds))
+        return self.cuts([item], ctx)[item["id"]].prompt_frames
 
     def prompt_codes(self, item: dict, ctx: Context) -> np.ndarray:
         if tts_mode(ctx.cfg) == "continuation":
@@ -318,43 +351,53 @@ class TTSTask(LMTask):
     def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int, log=print):
         """WER vs text, speaker similarity vs the prompt, MOS; for each variant and for the clean reference.
 
-        Continuation mode: ``audio`` holds prompt + continuation. WER (and any metric not in
-        ``continuation_only``) scores it whole against the full text; spk and MOS score what follows the
-        prompt, against the clean prompt. The clean reference rows are cut the same way.
+        Continuation mode: ``audio`` holds prompt + continuation. Every metric scores the samples after the
+        prompt (cut at ``prompt_frames / frame_rate``), WER against the reference words after the prompt's
+        words, speaker similarity against the clean prompt; the clean reference rows score the clean
+        continuation the same way, so the floor is comparable. The prompt frames, the codec's resynthesis of
+        real codes, are never scored.
         """
         cont = tts_mode(ctx.cfg) == "continuation"
         refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
-        cut = {it["id"]: round(self.prompt_frames(it, ctx) / ctx.frame_rate * sr) for it in items}
+        cuts = self.cuts(items, ctx) if cont else {}
+        cut = {i: round(c.prompt_frames / ctx.frame_rate * sr) for i, c in cuts.items()}
         if cont:
             prompts = {i: refs[i][: cut[i]] for i in refs}
         else:
             prompt_s = ctx.cfg.data.prompt_seconds
             prompts = {it["id"]: ctx.load_audio(ctx.by_id[it["prompt_id"]], sr)[: int(prompt_s * sr)] for it in items}
 
-        def make(src: dict[str, np.ndarray], m: str) -> list[Item]:
-            tail = cont and m in self.continuation_only
-            return [Item(id=it["id"], audio=src[it["id"]][cut[it["id"]] :] if tail else src[it["id"]], sr=sr,
-                         ref_audio=refs[it["id"]][cut[it["id"]] :] if tail else refs[it["id"]],
-                         ref_text=it.get("text"), prompt_audio=prompts[it["id"]]) for it in items]
+        def make(src: dict[str, np.ndarray]) -> list[Item]:
+            if cont:
+                return [Item(id=i, audio=src[i][cut[i]:], sr=sr, ref_audio=refs[i][cut[i]:],
+                             ref_text=cuts[i].continuation_text, prompt_audio=prompts[i])
+                        for i in (it["id"] for it in items)]
+            return [Item(id=it["id"], audio=src[it["id"]], sr=sr, ref_audio=refs[it["id"]], ref_text=it.get("text"),
+                         prompt_audio=prompts[it["id"]]) for it in items]
 
-        def extra(m: str) -> dict:
-            scored = ("continuation" if m in self.continuation_only else "prompt+continuation") if cont else "generated"
-            return {"tts_mode": tts_mode(ctx.cfg), "scored_audio": scored}
-
-        records, reference, per_item = [], [], {it["id"]: {"id": it["id"]} for it in items}
+        extra: dict = {"tts_mode": tts_mode(ctx.cfg), "scored_audio": "continuation" if cont else "generated"}
+        if cont:
+            flags = sorted({f for c in cuts.values() for f in c.flags})
+            extra.update(prompt_cut=prompt_cut.METHOD,
+                         prompt_cut_flags={f: sum(f in c.flags for c in cuts.values()) for f in flags})
+        records, reference = [], []
+        per_item: dict[str, dict] = {it["id"]: {"id": it["id"]} for it in items}
+        for i, c in cuts.items():
+            per_item[i].update(prompt_frames=c.prompt_frames, prompt_seconds=c.prompt_seconds,
+                               continuation_text=c.continuation_text, cut_flags=c.flags)
         groups = groups_of(items, self.group_field)
         for name in ctx.cfg.metrics:
             m = metric_of(name)
             for variant in self.variants:
-                vals, summ = score_items(name, make(audio[variant], m), log, groups)
+                vals, summ = score_items(name, make(audio[variant]), log, groups)
                 records.append({**summ, "metric": f"{m}@{variant}", "variant": variant,
-                                "extra": {**summ.get("extra", {}), **extra(m)}})
+                                "extra": {**summ.get("extra", {}), **extra}})
                 for it, val in zip(items, vals, strict=True):
                     per_item[it["id"]][f"{name}@{variant}"] = val
-            vals, summ = score_items(name, make(refs, m), log, groups)
+            vals, summ = score_items(name, make(refs), log, groups)
             for variant in self.variants:  # the floor, in the same columns as the codec rows
                 reference.append({**summ, "metric": f"{m}@{variant}", "variant": "reference",
-                                  "extra": {**summ.get("extra", {}), **extra(m)}})
+                                  "extra": {**summ.get("extra", {}), **extra}})
             for it, val in zip(items, vals, strict=True):
                 per_item[it["id"]][f"{name}@reference"] = val
         return {"records": records, "reference": reference, "items": list(per_item.values())}

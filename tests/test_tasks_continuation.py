@@ -1,8 +1,12 @@
 """Held-out validation on the valid split, LM-readiness (bits/s, per-level perplexity) and the tts
-continuation protocol (what is prompted, trained on and scored), over the fixture codec and manifest."""
+continuation protocol (what is prompted, trained on and scored, where the prompt ends), over the fixture
+codec and manifest; the word-boundary cut also on real flite speech with real Whisper word timestamps."""
 
+import hashlib
 import json
 import math
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -13,13 +17,17 @@ import bench.data
 import bench.tasks.tts as tts_mod
 from bench.audio import load
 from bench.config import config_hash, preset_variant
+from bench.data.manifest import audio_path
 from bench.metrics import METRICS
+from bench.metrics.textnorm import normalize
+from bench.tasks import prompt_cut as pc
 from bench.tasks import readiness
 from bench.tasks.config import HASH_NEUTRAL, load_task_config, to_dict
 from bench.tasks.lm import heldout as ho
 from bench.tasks.lm.train import build_model, train
 from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP
-from bench.tasks.runner import build_context, run
+from bench.tasks.prompt_cut import Word
+from bench.tasks.runner import build_context, context_from_run_dir, run
 from bench.tasks.tokens import tokenize_manifest
 from bench.tasks.tts import TTSAR, TTSNAR, TTSTask, _TTSData, prompt_split
 
@@ -144,16 +152,37 @@ def test_continuation_examples_prompt_with_the_utterances_own_start(manifest, tm
     d = _TTSData.train(ctx)
     v, rng = d.v, np.random.default_rng(0)
     c = d.codes[0]
-    p = prompt_split(c.shape[1], d.prompt_frames)
-    assert 0 < p == min(d.prompt_frames, c.shape[1] // 2)
+    hi = prompt_split(c.shape[1], d.prompt_frames)
+    assert 0 < hi == min(d.prompt_frames, c.shape[1] // 2)
+    drawn = {d.prompt_len(c.shape[1], np.random.default_rng(s)) for s in range(200)}
+    assert drawn == set(range(hi // 2, hi + 1))  # training: every length from half the limit to the limit
+    held = _TTSData(ctx, ctx.split("valid"), (0, "nar"))
+    assert {held.prompt_len(c.shape[1], np.random.default_rng(s)) for s in range(5)} == {hi}  # held-out: the limit
+    p = d.prompt_len(c.shape[1], np.random.default_rng(1))  # the NAR example's one draw: its prompt length
     x, y, frames = TTSAR(d)._example(0, rng)  # VALL-E's AR: the whole utterance after BOS, then EOS
     assert x[0, 0] == v + BOS and np.array_equal(x[0, 1:], c[0]) and np.array_equal(y[0], [*c[0], v + EOS])
     assert frames == c.shape[1]
-    x, y, frames = TTSNAR(d)._example(0, 2, rng)  # [own prompt | SEP | rest], level 2 of the rest predicted
+    x, y, frames = TTSNAR(d)._example(0, 2, np.random.default_rng(1))  # [own prompt | SEP | rest], level 2
     assert np.array_equal(x[:, :p], c[:, :p]) and x[0, p] == v + SEP and (x[1:, p] == v + PAD).all()
     assert np.array_equal(x[:2, p + 1 :], c[:2, p:]) and (x[2:, p + 1 :] == v + PAD).all()
     assert (y[:, : p + 1] == IGNORE).all() and np.array_equal(y[2, p + 1 :], c[2, p:]) and frames == c.shape[1] - p
     assert (np.delete(y, 2, axis=0) == IGNORE).all()
+
+
+def _fake_timer(manifest):
+    """Word times for the fixture's tones: the manifest text's words, the first ending at 0.4 s, the others
+    evenly after it (the clip is recognised by its samples, as the task hands over the clean audio)."""
+    texts = {}
+    for r in map(json.loads, manifest.read_text().splitlines()):
+        x = load(audio_path(manifest, r), sr=16000, checks=None)[0]
+        texts[hashlib.sha1(x.tobytes()).hexdigest()] = r["text"]
+
+    def timer(x):
+        words, dur = texts[hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest()].split(), len(x) / 16000
+        edges = [0.05, 0.4, *np.linspace(0.4, dur - 0.05, len(words))[1:]]
+        return [Word(w, float(a), float(b)) for w, a, b in zip(words, edges, edges[1:], strict=False)]
+
+    return timer
 
 
 def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkeypatch):
@@ -166,10 +195,13 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
         return real(name, items, log, groups)
 
     monkeypatch.setattr(tts_mod, "score_items", spy)
+    monkeypatch.setattr(pc, "word_times", _fake_timer(manifest))
     recs = run("tts", "test-rpq", "smoke", overrides=over, data_dir=tmp_path / "d", results_dir=tmp_path / "r",
                echo=lambda m: None)
     run_dir = next((tmp_path / "d" / "runs" / "tts" / preset_variant("smoke", over)).iterdir())
     ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
+    stored = json.loads((run_dir / "prompt_cuts.json").read_text())
+    assert stored["method"] == pc.METHOD and stored["frame_rate"] == ctx.frame_rate
     by_metric = {}
     for name, items in calls:  # per metric: the "ar" items, the "ar+nar" items, then the clean reference
         by_metric.setdefault(name, []).append(items)
@@ -178,25 +210,40 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
                                                   strict=True), ["ar", "ar+nar", "reference"], strict=True):
         for w, s in zip(wer_items, spk_items, strict=True):
             row = ctx.by_id[w.id]
-            assert row["split"] == "test"
-            p = prompt_split(ctx.cache.index[w.id][2], ctx.frames(0.5))
+            cut_row = stored["items"][w.id]
+            assert row["split"] == "test" and cut_row["flags"] == []
+            p = cut_row["prompt_frames"]  # a word end found in [0.4 - 0.12, 0.4 + 0.04] s, within the limit
+            assert 0.28 <= p / ctx.frame_rate <= 0.44 and p <= prompt_split(ctx.cache.index[w.id][2], ctx.frames(0.5))
             cut = round(p / ctx.frame_rate * 16000)
             clean = ctx.load_audio(row, 16000)
             if variant == "reference":
                 whole = clean
-            else:  # the stored codes start with the item's own prompt codes, decoded as one waveform
+            else:  # the stored codes start with the item's own prompt codes up to the cut, decoded as one waveform
                 gen = np.load(run_dir / "gen" / variant / f"{w.id}.npy")
                 own = ctx.cache.codes(w.id, gen.shape[0])[:, :p]
                 assert np.array_equal(gen[:, :p], own) and gen.shape[1] > p
                 whole = load(run_dir / "samples" / variant / f"{w.id}.wav", checks=None)[0]
-            assert np.array_equal(w.audio, whole) and np.array_equal(w.ref_audio, clean)  # WER: prompt + continuation
-            assert w.ref_text == row["text"]  # ... against the full text
-            assert np.array_equal(s.audio, whole[cut:]) and np.array_equal(s.prompt_audio, clean[:cut])
-            assert np.array_equal(s.ref_audio, clean[cut:])  # spk: the continuation alone, vs the own prompt
-    scored = {r["metric"]: r["extra"]["scored_audio"] for r in recs if r["metric"].startswith(("wer", "spk"))}
-    assert scored == {"wer@ar": "prompt+continuation", "wer@ar+nar": "prompt+continuation",
-                      "spk@ar": "continuation", "spk@ar+nar": "continuation"}
+            words = normalize(row["text"]).split()
+            for it in (w, s):  # every metric: the samples after the prompt, never a prompt frame
+                assert np.array_equal(it.audio, whole[cut:]) and np.array_equal(it.ref_audio, clean[cut:])
+                assert np.array_equal(it.prompt_audio, clean[:cut])
+                assert it.ref_text == " ".join(words[1:]) == cut_row["continuation_text"]  # the prompt's word out
+    for r in recs:
+        if r["metric"].startswith(("wer", "spk")):
+            assert r["extra"]["scored_audio"] == "continuation" and r["extra"]["prompt_cut"] == pc.METHOD
+            assert r["extra"]["prompt_cut_flags"] == {}
+    ref_recs = [json.loads(x) for x in (tmp_path / "r" / "records" / preset_variant("smoke", over)
+                                         / "tts__reference.jsonl").read_text().splitlines()]
+    assert ref_recs and all(r["extra"]["scored_audio"] == "continuation" for r in ref_recs)
+    scores = [json.loads(x) for x in (run_dir / "scores.jsonl").read_text().splitlines()]
+    assert [(x["prompt_frames"], x["continuation_text"]) for x in scores] == [
+        (stored["items"][x["id"]]["prompt_frames"], stored["items"][x["id"]]["continuation_text"]) for x in scores]
     assert all(r["extra"]["tts_mode"] == "continuation" for r in recs)
+    # what generation was prompted with: exactly the cached cut's frames, read back without any ASR
+    monkeypatch.setattr(pc, "word_times", lambda x: pytest.fail("the cut was recomputed"))
+    task, rctx = context_from_run_dir(run_dir)
+    for i, row in stored["items"].items():
+        assert task.prompt_codes(rctx.by_id[i], rctx).shape[1] == row["prompt_frames"]
     ready = {r["metric"]: r for r in recs if r["backend"]["name"] == "bench.lm_readiness"}
     assert set(ready) == {"nll_bps@ar", "nll_bps@nar", "ppl@level0", "ppl@level1", "ppl@level2", "ppl@level3"}
     for r in ready.values():
@@ -234,3 +281,115 @@ def test_music_run_reports_readiness_of_its_one_model(manifest, tmp_path):
     assert set(ready) == {"nll_bps", "ppl@level0", "ppl@level1", "ppl@level2", "ppl@level3"}
     assert ready["nll_bps"]["variant"]["decode"] is None and ready["nll_bps"]["per_item"]["ids"] == VALID
     assert "tts_mode" not in ready["nll_bps"]["extra"]
+
+
+def _words(spec: str) -> list[Word]:
+    """'the:0-.3 old:.3-.6 ...' -> Words."""
+    out = []
+    for tok in spec.split():
+        w, span = tok.split(":")
+        a, b = span.split("-")
+        out.append(Word(w, float(a), float(b)))
+    return out
+
+
+SPEECHLESS = np.zeros(32000, dtype=np.float32)  # 2 s; the energy search then keeps the latest frame in its window
+
+
+def test_cut_splits_the_text_at_the_prompts_words_and_flags_what_the_asr_heard_differently():
+    text = "The old man opened the door this morning."
+    heard = "the:0-.3 old:.3-.6 man:.6-.9 opened:.9-1.3 the:1.3-1.4 door:1.4-1.7 this:1.7-1.9 morning.:1.9-2"
+    c = pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 50)  # limit 1 s: "man" is the last word ending before
+    assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
+        3, ["the", "old", "man"], "opened the door this morning", [])
+    assert c.prompt_frames == 47 and c.prompt_seconds == 0.94  # no pause anywhere: the latest of [0.78, 0.94] s
+    # a misheard prompt word: the same split (the alignment), flagged
+    c = pc.cut_of(SPEECHLESS, text, _words(heard.replace("man:", "men:")), 50.0, 50)
+    assert (c.k, c.continuation_text, c.flags) == (3, "opened the door this morning", ["cut_mismatch"])
+    # an inserted word in the prompt does not shift the split either
+    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.2 old:.2-.4 man:.4-.6 he:.6-.9 opened:.9-1.3 the:1.3-2"), 50.0, 50)
+    assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
+        3, ["the", "old", "man", "he"], "opened the door this morning", ["cut_mismatch"])
+    # no word ends before the limit: cut at the limit, words counted by their midpoint, flagged
+    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.6 old:.6-1.2 man:1.2-2"), 50.0, 25)
+    assert (c.prompt_frames, c.k, c.flags) == (25, 1, ["no_word_boundary"])
+    assert c.continuation_text == "old man opened the door this morning"
+    # the limit is never passed, and a word is always left to continue
+    c = pc.cut_of(SPEECHLESS, "the old man", _words("the:0-.3 old:.3-.6 man:.6-.9"), 50.0, 100)
+    assert (c.prompt_frames, c.k, c.continuation_text) == (32, 2, "man")
+    assert pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 46).prompt_frames == 46
+
+
+def test_the_cut_falls_in_the_quietest_frame_boundary_near_the_word_end():
+    x = np.full(32000, 0.1, dtype=np.float32)
+    x[int(0.82 * 16000): int(0.86 * 16000)] = 0.0  # a closure 60-100 ms before Whisper's late word end
+    assert pc.quietest_frame(x, 0.92, 50.0, 100) == 42  # 0.84 s: the middle of the silence
+    assert pc.quietest_frame(x, 0.92, 50.0, 40) == 40  # never past the limit
+
+
+def test_cuts_are_cached_in_the_run_dir_and_deterministic(tmp_path):
+    items = [{"id": "a", "text": "the old man opened the door"}, {"id": "b", "text": "the young girl lifted it"}]
+    calls = []
+
+    def timer(x):
+        calls.append(len(x))
+        return _words("the:0-.3 old:.3-.6 man:.6-.9 opened:.9-1.3 the:1.3-1.4 door:1.4-1.7")
+
+    def audio(it):
+        return SPEECHLESS
+
+    first = pc.cuts(tmp_path, items, audio, 50.0, lambda it: 50, timer)
+    assert len(calls) == 2 and first["b"].flags == ["cut_mismatch"]  # ASR "the old man" vs text "the young girl"
+    text = (tmp_path / "prompt_cuts.json").read_text()
+
+    def no_asr(x):
+        raise AssertionError("the cut was recomputed")
+
+    again = pc.cuts(tmp_path, items[::-1], audio, 50.0, lambda it: 50, no_asr)
+    assert again == first and (tmp_path / "prompt_cuts.json").read_text() == text
+    fresh = pc.cuts(tmp_path / "other", items, audio, 50.0, lambda it: 50, timer)
+    assert fresh == first and (tmp_path / "other" / "prompt_cuts.json").read_text() == text  # deterministic
+    pc.cuts(tmp_path, items, audio, 50.0, lambda it: 40 if it["id"] == "a" else 50, timer)
+    assert len(calls) == 5  # only the item whose limit changed is cut again
+
+
+def _asr_ready() -> bool:
+    try:
+        from bench.metrics.asr import WERFasterWhisperTinyEn
+    except ImportError:
+        return False
+    return shutil.which("flite") is not None and WERFasterWhisperTinyEn.available()[0]
+
+
+def _flite(text: str, out, voice: str = "kal16") -> np.ndarray:
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True, stdin=subprocess.DEVNULL)
+    return load(out, sr=16000, checks=None)[0]
+
+
+@pytest.mark.skipif(not _asr_ready(), reason="needs flite and the faster-whisper tiny.en weights")
+def test_real_word_timestamps_cut_between_two_words_never_inside_one(tmp_path):
+    def speech(text: str) -> np.ndarray:  # one flite rendering, its own leading and trailing silence trimmed
+        x = _flite(text, tmp_path / "x.wav")
+        loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
+        return x[loud[0]: loud[-1] + 1]
+
+    a, b, pad, gap = speech("the old man"), speech("opened a heavy door"), 3200, 2400
+    x = np.concatenate([np.zeros(pad), a, np.zeros(gap), b, np.zeros(pad)]).astype(np.float32)
+    g0, g1 = pad + len(a), pad + len(a) + gap  # the pause between "man" and "opened", in samples
+    fr = 50.0
+    c = pc.cut_of(x, "The old man opened a heavy door.", pc.word_times(x), fr, round((g1 / 16000 + 0.2) * fr))
+    assert g0 <= round(c.prompt_frames / fr * 16000) <= g1  # all of "man" in the prompt, none of "opened"
+    assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
+        3, ["the", "old", "man"], "opened a heavy door", [])
+
+    # connected speech: the cut is at a Whisper word end (refined to the quietest frame near it), the
+    # prompt's words are the text's first k, and the same audio gives the same cut
+    text = "The old man opened a heavy door this morning."
+    y = _flite(text, tmp_path / "y.wav")
+    words = pc.word_times(y)
+    c = pc.cut_of(y, text, words, fr, 70)  # limit 1.4 s
+    end = words[len(c.prompt_words) - 1].end
+    assert c.k >= 2 and not c.flags and c.prompt_words == normalize(text).split()[: c.k]
+    assert end <= 1.4 and end - pc.BEFORE_S <= c.prompt_seconds <= min(end + pc.AFTER_S, 1.4)
+    assert words[len(c.prompt_words)].end > 1.4  # the last word that fits
+    assert pc.cut_of(y, text, pc.word_times(y), fr, 70) == c
