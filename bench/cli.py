@@ -28,12 +28,36 @@ DataDir = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA 
 SetOpt = typer.Option([], "--set", help="Override a config value: --set key.sub=value (repeatable).")
 
 
-def _table(rows: list[dict], columns: list[str], title: str) -> None:
+FormatOpt = typer.Option("table", "--format", help="table (for people) | tsv | json (for scripts).")
+FORMATS = ("table", "tsv", "json")
+
+
+def _cell(v) -> str:
+    return "" if v is None else str(v)
+
+
+def _table(rows: list[dict], columns: list[str], title: str, fmt: str = "table") -> None:
+    """A listing. The first column (the name) is never cut or wrapped, whatever the terminal width or a pipe,
+    so ``bench codecs | grep xcodec`` finds every name; other columns fold. tsv/json print every value whole."""
+    if fmt not in FORMATS:
+        _fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        import json
+
+        typer.echo(json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str))
+        return
+    if fmt == "tsv":
+        typer.echo("\t".join(columns))
+        for r in rows:
+            typer.echo("\t".join(_cell(r.get(c)).replace("\t", " ").replace("\n", " ") for c in columns))
+        return
     t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
+    widest = max([len(columns[0])] + [len(_cell(r.get(columns[0]))) for r in rows])
+    t.add_column(columns[0], no_wrap=True, min_width=widest)
+    for c in columns[1:]:
+        t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
+        t.add_row(*(_cell(r.get(c)) for c in columns))
     console.print(t)
 
 
@@ -44,7 +68,7 @@ def _fail(msg: str) -> None:
 
 # -- listings ----------------------------------------------------------------------------
 @app.command("codecs")
-def codecs_cmd(data_dir: Path | None = DataDir) -> None:
+def codecs_cmd(data_dir: Path | None = DataDir, fmt: str = FormatOpt) -> None:
     """List every registered codec: rates, codebooks, bitrate, origin and weight status."""
     from bench.registry_builtin import codec_rows
 
@@ -53,23 +77,24 @@ def codecs_cmd(data_dir: Path | None = DataDir) -> None:
         ["name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size", "kbps", "origin", "present",
          "teacher", "weights"],
         "codecs",
+        fmt,
     )
 
 
 @app.command("tasks")
-def tasks_cmd() -> None:
+def tasks_cmd(fmt: str = FormatOpt) -> None:
     """List tasks: data recipe, conditioning, metrics and presets."""
     from bench.registry_builtin import task_rows
 
-    _table(task_rows(), ["name", "recipe", "conditioning", "metrics", "presets"], "tasks")
+    _table(task_rows(), ["name", "recipe", "conditioning", "metrics", "presets"], "tasks", fmt)
 
 
 @app.command("metrics")
-def metrics_cmd() -> None:
+def metrics_cmd(fmt: str = FormatOpt) -> None:
     """List metric backends and whether each can run here (and if not, why)."""
     from bench.registry_builtin import metric_rows
 
-    _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends")
+    _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends", fmt)
 
 
 # Each area owns one module under bench/commands/ that adds its verbs to the app. These modules

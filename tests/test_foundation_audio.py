@@ -73,3 +73,20 @@ def test_atomic_write_leaves_no_temp_on_failure(tmp_path, tone):
     with pytest.raises(AudioError, match="unsupported output format"):
         write(tmp_path / "a.mp4", x, sr)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    """mkstemp creates 0600 files; an atomic write must leave the mode a plain open() would (0644 at umask 022)."""
+    import os
+
+    from bench.atomic import write_text
+
+    old = os.umask(0o022)
+    try:
+        p = write_text(tmp_path / "a.txt", "x")
+        assert (p.stat().st_mode & 0o777) == 0o644
+        os.umask(0o077)
+        assert (write_text(tmp_path / "b.txt", "y").stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no temp file left behind
