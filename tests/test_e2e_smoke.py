@@ -38,8 +38,11 @@ def test_smoke_tts_chain(tmp_path):
         assert r["backend"]["name"] and r["n"] > 0
         assert len(r["per_item"]["ids"]) == len(r["per_item"]["values"]) == len(r["per_item"]["groups"])
         assert r["codec_facts"]["codec_id"] and r["budget"]["steps_reached"] == 30
+    scored = {r["metric"] for r in recs if r["backend"]["name"] != "bench.lm_readiness"}
+    readiness = metrics - scored  # held-out NLL of the two LMs on the valid split (no clean-audio floor)
+    assert {"nll_bps@ar", "nll_bps@nar", "ppl@level0"} <= readiness
     ref = results.load(tmp_path / "results" / "records" / variant / "tts__reference.jsonl")
-    assert {r["metric"] for r in ref} == metrics  # every codec number has its clean-audio floor beside it
+    assert {r["metric"] for r in ref} == scored  # every scored number has its clean-audio floor beside it
     run_dirs = list((tmp_path / "data" / "runs" / "tts" / variant).iterdir())
     assert len(run_dirs) == 1 and list((run_dirs[0] / "samples").glob("*/*.wav"))  # samples/<variant>/<id>.wav
     done = json.loads((run_dirs[0] / "done.json").read_text())
