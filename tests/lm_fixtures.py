@@ -78,24 +78,31 @@ def register() -> None:
 PHON = ["hɛloʊ wɝld", "ðə kæt sæt", "ɡʊd mɔɹnɪŋ", "waɪ nɑt", "siː juː", "ɔl ɹaɪt"]
 
 
+def _tone(root, rid: str, si: int, mod_hz: int, seconds: float, stretch: float, rng: np.random.Generator) -> float:
+    """Write one speaker-pitched, amplitude-modulated tone clip; returns its duration in seconds."""
+    from bench.audio import write
+
+    t = np.arange(int(SR * seconds * stretch)) / SR
+    x = 0.3 * np.sin(2 * np.pi * (150 + 60 * si) * t) * (1 + 0.5 * np.sin(2 * np.pi * mod_hz * t))
+    x = (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    write(root / "audio" / f"{rid}.flac", x, SR)
+    return len(t) / SR
+
+
 def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: float = 1.0,
                   valid_per_spk: int = 0) -> Path:
     """Tones per 'speaker' (pitch) and 'word' (amplitude pattern): train speakers + one unseen test speaker;
     ``valid_per_spk`` adds valid clips ``<spk>-v<j>`` of each train speaker (after the other rows, which stay
     as they were)."""
-    from bench.audio import write
 
     rng = np.random.default_rng(0)
     rows = []
     spks = [(f"spk{i}", "train") for i in range(n_train_spk)] + [("spkT", "test")]
     for si, (spk, split) in enumerate(spks):
         for j in range(per_spk):
-            t = np.arange(int(SR * seconds * (1 + 0.25 * (j % 2)))) / SR
-            x = 0.3 * np.sin(2 * np.pi * (150 + 60 * si) * t) * (1 + 0.5 * np.sin(2 * np.pi * (j + 1) * t))
-            x = (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
             rid = f"{spk}-{j}"
-            write(root / "audio" / f"{rid}.flac", x, SR)
-            row = {"id": rid, "path": f"audio/{rid}.flac", "duration": len(t) / SR, "sr": SR, "split": split,
+            dur = _tone(root, rid, si, j + 1, seconds, 1 + 0.25 * (j % 2), rng)
+            row = {"id": rid, "path": f"audio/{rid}.flac", "duration": dur, "sr": SR, "split": split,
                    "speaker": spk, "phonemes": PHON[j % len(PHON)], "text": PHON[j % len(PHON)],
                    "caption": f"a tone number {j}", "piece": spk}
             if split == "test" and j > 0:
@@ -104,12 +111,9 @@ def make_manifest(root: Path, n_train_spk: int = 2, per_spk: int = 4, seconds: f
     vrng = np.random.default_rng(1)
     for si, (spk, _) in enumerate(spks[:n_train_spk]):
         for j in range(valid_per_spk):
-            t = np.arange(int(SR * seconds * (1 + 0.5 * (j % 2)))) / SR
-            x = 0.3 * np.sin(2 * np.pi * (150 + 60 * si) * t) * (1 + 0.5 * np.sin(2 * np.pi * (j + 2) * t))
-            x = (x + 0.01 * vrng.standard_normal(len(t))).astype(np.float32)
             rid = f"{spk}-v{j}"
-            write(root / "audio" / f"{rid}.flac", x, SR)
-            rows.append({"id": rid, "path": f"audio/{rid}.flac", "duration": len(t) / SR, "sr": SR, "split": "valid",
+            dur = _tone(root, rid, si, j + 2, seconds, 1 + 0.5 * (j % 2), vrng)
+            rows.append({"id": rid, "path": f"audio/{rid}.flac", "duration": dur, "sr": SR, "split": "valid",
                          "speaker": spk, "phonemes": PHON[(j + 2) % len(PHON)], "text": PHON[(j + 2) % len(PHON)],
                          "caption": f"a tone number {j}", "piece": spk})
     return write_manifest(root / "manifest.jsonl", rows)
