@@ -203,23 +203,20 @@ def evaluate_reference(clips: list[dict], preset: str, data: dict | None = None)
 def paired_wer(records: list[dict], metric: str = "wer@nq1") -> list[dict]:
     """Paired bootstrap of ``metric`` between every pair of evaluated codecs on the same utterances: a difference
     of corpus WERs (ratios of summed errors to summed words) where the records carry the counts, by speaker."""
-    from bench.metrics.stats import paired_difference
+    from bench.report.significance import paired_diff
 
     by_codec = {r["codec"]: r["per_item"] for r in records if r["metric"] == metric and r.get("per_item")}
     names = sorted(by_codec)
     out = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            pa, pb = by_codec[a], by_codec[b]
-            if pa["ids"] != pb["ids"]:
+            if by_codec[a]["ids"] != by_codec[b]["ids"]:
                 raise ValueError(f"{metric}: {a} and {b} scored different clips")
-            ratio = all(k in p for p in (pa, pb) for k in ("num", "den"))
-            r = paired_difference(pa["num"] if ratio else pa["values"], pb["num"] if ratio else pb["values"],
-                                  den_a=pa["den"] if ratio else None, den_b=pb["den"] if ratio else None,
-                                  groups=pa.get("groups"))
-            sig = r.ci_low is not None and r.ci_high is not None and (r.ci_low > 0 or r.ci_high < 0)
-            out.append({"metric": metric, "a": a, "b": b, "diff": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                        "n": r.n, "p": r.p_value, "significant": bool(sig), "higher_is_better": False})
+            d = paired_diff(by_codec[a], by_codec[b], n_boot=2000, ratio=True)
+            out.append({"metric": metric, "a": a, "b": b, "diff": None if d is None else d.diff,
+                        "ci_low": None if d is None else d.ci_low, "ci_high": None if d is None else d.ci_high,
+                        "n": 0 if d is None else d.n, "p": None if d is None else d.p_value,
+                        "significant": d is not None and d.significant, "higher_is_better": False})
     return out
 
 

@@ -8,7 +8,6 @@ aggregation, CI method) is kept apart by the table's columns (``tables.column_ke
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
@@ -26,14 +25,15 @@ def _none(x: Any) -> Any:
 
 
 def test_set_of(rec: dict) -> str | None:
-    """The test set's identity: the record's ``test_set_hash``, else a hash of its per-item ids."""
+    """The test set's identity: its ``test_set_hash``, else the same hash of its data build and per-item ids."""
     h = _none(rec.get("test_set_hash"))
     if h:
         return str(h)
     per_item = _none(rec.get("per_item"))
     if isinstance(per_item, dict) and per_item.get("ids"):
-        ids = "\n".join(sorted(map(str, per_item["ids"])))
-        return "ids:" + hashlib.sha256(ids.encode()).hexdigest()[:12]
+        from bench.data.subset import test_set_hash
+
+        return test_set_hash(_none(rec.get("data_hash")), per_item["ids"])  # what a v2 writer would have stored
     return None
 
 
