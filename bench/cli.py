@@ -2,17 +2,80 @@
 
 Heavy libraries (torch, whisper, codec packages) are imported inside the verbs that need them,
 so ``bench --help`` and the listings start fast.
+
+Two things hold for every verb, in one place (:class:`BenchGroup`): an error the user can fix prints one
+line ``error: <file>: <what> — <fix>`` and exits 2 (:mod:`bench.errors`; ``--debug`` or ``BENCH_DEBUG=1``
+shows the traceback), and a verb's ``--data-dir`` / ``--results-dir`` become the process's data and
+results roots (``$BENCH_DATA`` / ``$BENCH_RESULTS``), so every cache, including those of code that is
+handed no root, and every child process land under them.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
+
+from bench import errors, paths
+
+# parameter name -> the environment variable it sets for the whole process
+_ROOT_PARAMS = {"data_dir": paths.ENV_DATA, "results_dir": paths.ENV_RESULTS}
+
+
+def _root_callback(env: str, previous):
+    def callback(ctx, param, value):
+        if previous is not None:
+            value = previous(ctx, param, value)
+        if value is not None:
+            paths.use_root(env, value)
+        return value
+
+    return callback
+
+
+def _wire_roots(cmd) -> None:
+    """Every ``--data-dir`` / ``--results-dir`` of every verb sets its root as soon as it is parsed."""
+    for p in getattr(cmd, "params", ()):
+        if p.name in _ROOT_PARAMS and not getattr(p, "_bench_root", False):
+            p.callback = _root_callback(_ROOT_PARAMS[p.name], p.callback)
+            p._bench_root = True
+    for sub in (getattr(cmd, "commands", None) or {}).values():
+        _wire_roots(sub)
+
+
+def _print_error(msg: str) -> None:
+    typer.echo(f"{typer.style('error:', fg='red')} {msg}", err=True)
+
+
+class BenchGroup(TyperGroup):
+    """The top-level group: one error path and one data/results root for every verb (see module doc)."""
+
+    def main(self, *args, **kwargs):
+        _wire_roots(self)
+        saved = {k: os.environ.get(k) for k in (*_ROOT_PARAMS.values(), errors.DEBUG_ENV)}
+        try:
+            return super().main(*args, **kwargs)
+        except Exception as e:
+            msg = errors.describe(e)
+            if msg is None or errors.debugging() or not kwargs.get("standalone_mode", True):
+                raise
+            _print_error(msg)
+            sys.exit(errors.EXIT_CODE)
+        finally:  # an in-process caller (tests, scripts) gets its environment back
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
 
 app = typer.Typer(
+    cls=BenchGroup,
     help="codec-bench: train identical LMs over each audio codec's tokens and compare them.\n\n"
     "Offline by default: everything runs on data this repo synthesizes and models it trains or a "
     "package ships. Artefacts go under the data dir (--data-dir, $BENCH_DATA, default ./data).",
@@ -20,6 +83,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also BENCH_DEBUG=1)."),
+             ) -> None:
+    if debug:
+        os.environ[errors.DEBUG_ENV] = "1"
+
+
 data_app = typer.Typer(help="Build and inspect data recipes (speech, speech-real, music, sound, folder).")
 app.add_typer(data_app, name="data")
 console = Console()
@@ -62,8 +134,9 @@ def _table(rows: list[dict], columns: list[str], title: str, fmt: str = "table")
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(2)
+    """One line ``error: <msg>`` on stderr and exit 2 (the same as an error raised out of a verb)."""
+    _print_error(msg)
+    raise typer.Exit(errors.EXIT_CODE)
 
 
 # -- listings ----------------------------------------------------------------------------

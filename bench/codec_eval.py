@@ -1,4 +1,4 @@
-"""Codec reconstruction evaluation (``bench eval-codec``) on the speech recipe's test split.
+"""Codec reconstruction evaluation (``bench eval-codec``) on a speech recipe's test split (``speech`` by default).
 
 Per codec and per n_q (the published 1, 2, 3, 4, 8 up to the codec's count, plus the full count):
 PESQ-wb, STOI, log-mel L1, SI-SDR, bitrate; WER of the offline ASR on the resynthesis at n_q = 1 and
@@ -53,13 +53,14 @@ def token_stats(codes: list[np.ndarray], codebook_size: int) -> list[dict[str, f
     return out
 
 
-def test_clips(preset: str, data_dir=None, limit: int | None = None) -> tuple[list[dict[str, Any]], dict]:
+def test_clips(preset: str, data_dir=None, limit: int | None = None,
+               recipe: str = "speech") -> tuple[list[dict[str, Any]], dict]:
     """The scored clips (all test clips, or ``limit`` of them stratified over speakers) and the record's ``data``."""
     from bench.audio import load
     from bench.data import ensure_built
     from bench.data.manifest import read_manifest
 
-    manifest = Path(ensure_built("speech", preset, data_dir))
+    manifest = Path(ensure_built(recipe, preset, data_dir))
     test = [r for r in read_manifest(manifest) if r.get("split") == "test"]
     rows = stratified(test, limit, "speaker")
     for r in rows:
@@ -81,8 +82,8 @@ def data_facts(manifest: Path, clips: list[dict], subset: str) -> dict:
 def codec_budget(codec) -> dict | None:
     """The record's ``budget`` for a trained-here codec, from its checkpoint: the hash of the resolved config that
     trained it, steps configured and reached, and why it stopped (a ``train.max_minutes`` wall clock, or steps)."""
-    from bench.config import config_hash
     from bench.train.checkpoint import load
+    from bench.train.config import run_hash
 
     w = codec.weights()
     if w.origin != "trained-here" or not w.present or not Path(w.detail).is_file():
@@ -92,7 +93,7 @@ def codec_budget(codec) -> dict | None:
     train = cfg.get("train") or {}
     steps, reached = train.get("steps"), int(ck["step"])
     reason = "steps" if steps is None or reached >= steps else "wall_clock" if train.get("max_minutes") else "stopped"
-    return {"hash": config_hash(cfg), "steps": steps, "steps_reached": reached, "stop_reason": reason}
+    return {"hash": run_hash(cfg), "steps": steps, "steps_reached": reached, "stop_reason": reason}
 
 
 def resynthesize(codec, clips: list[dict], points: list[int]) -> tuple[dict[int, list[np.ndarray]], list, dict]:
@@ -233,8 +234,8 @@ def write_records(records: list[dict], preset: str, codec: str, results_dir=None
 
 
 def evaluate(names: list[str], preset: str, codec_preset: str | None = None, data_dir=None, device: str = "cpu",
-             limit: int | None = None, wer: bool = True, results_dir=None) -> list[dict]:
-    clips, data = test_clips(preset, data_dir, limit)
+             limit: int | None = None, wer: bool = True, results_dir=None, recipe: str = "speech") -> list[dict]:
+    clips, data = test_clips(preset, data_dir, limit, recipe)
     allrecs = []
     if wer:
         ref = evaluate_reference(clips, preset, data)

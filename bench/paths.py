@@ -30,3 +30,14 @@ def sub(kind: str, *parts: str, root: str | os.PathLike | None = None) -> Path:
     p = data_root(root).joinpath(kind, *parts)
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def use_root(env: str, path: str | os.PathLike) -> Path:
+    """Make ``path`` (absolute) the root named by ``env`` (:data:`ENV_DATA` or :data:`ENV_RESULTS`) for this
+    process and its children. The CLI calls it for ``--data-dir`` / ``--results-dir``, so code that asks
+    :func:`data_root` with no override (score, embedding, teacher and model caches) lands under it too."""
+    if env not in (ENV_DATA, ENV_RESULTS):
+        raise ValueError(f"use_root: {env!r} is not {ENV_DATA} or {ENV_RESULTS}")
+    p = Path(path).expanduser().resolve()
+    os.environ[env] = str(p)
+    return p

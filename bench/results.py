@@ -358,8 +358,13 @@ def parse_line(line: str, where: str) -> dict[str, Any]:
 def load(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read and validate every record; malformed lines raise with file and line number."""
     path = Path(path)
-    with open(path) as f:
-        return [parse_line(line, f"{path}:{i}") for i, line in enumerate(f, 1) if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [parse_line(line, f"{path}:{i}") for i, line in enumerate(f, 1) if line.strip()]
+    except UnicodeDecodeError:
+        from bench.errors import not_utf8
+
+        raise RecordError(f"{not_utf8(path)} — records are UTF-8 JSON lines; regenerate the file") from None
 
 
 def load_dir(root: str | os.PathLike, pattern: str = "**/*.jsonl") -> list[dict[str, Any]]:

@@ -131,10 +131,10 @@ class HereCodec(LibraryCodec):
         """This preset's current-config run if trained, else its newest trained run (any preset if None)."""
         root = self._runs_dir()
         if preset is not None:
-            from bench.config import config_hash
+            from bench.train.config import run_hash
 
             try:
-                own = root / f"{preset}-{config_hash(self.config_dict(preset))}" / "ckpt.pt"
+                own = root / f"{preset}-{run_hash(self.config_dict(preset))}" / "ckpt.pt"
             except FileNotFoundError:
                 own = None
             if own is not None and own.is_file():
@@ -176,9 +176,10 @@ class HereCodec(LibraryCodec):
         teacher = self.cfg.teacher
         if self._ckpt_path is not None and self._ckpt_path.is_file():
             return WeightsStatus("trained-here", self._ckpt_path.parent.name, True, str(self._ckpt_path), teacher)
-        from bench.config import config_hash, to_dict
+        from bench.config import to_dict
+        from bench.train.config import run_hash
 
-        return WeightsStatus("trained-here", f"config {config_hash(to_dict(self.cfg))}", False,
+        return WeightsStatus("trained-here", f"config {run_hash(to_dict(self.cfg))}", False,
                              f"not trained yet: bench train-codec {self.name} --preset {self.preset}", teacher)
 
     def _load(self) -> Any:

@@ -6,7 +6,8 @@ killed run picks up where it stopped and a finished run (``done.json``) is a no-
 The config hash covers the task preset only (never the codec), so all codecs of one preset share it:
 that is the equal-budget rule's footprint on disk (see :mod:`bench.tasks.budget`). A run with
 ``--set`` overrides is its own preset variant (``smoke+set-<hash>``, :func:`bench.config.preset_variant`):
-its run folder and records file never touch the preset's.
+its run folder and records file never touch the preset's. One writer per run folder: a second run of
+the same cell waits on ``<run dir>/.run.lock`` (saying for whom) and then finds the run done.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from bench import paths
-from bench.atomic import write_json, write_text
+from bench.atomic import STALE_S, all_or_nothing, clean_temps, write_json, write_text
 from bench.config import preset_variant
+from bench.locks import exclusive
 from bench.tasks.config import TaskConfig, load_task_config, to_dict
 
 SCORE_SR = 16000  # every output is resampled to this before it is written and scored
+UNTIL = ("tokenize", "train", "generate")  # the stages ``until`` may stop after
 
 
 class Log:
@@ -117,13 +120,13 @@ def train_stage(task_obj, ctx, stage: str, device: str, nproc: int, log) -> Path
 
 
 def generate_stage(task_obj, ctx, items: list[dict], device: str, log) -> None:
-    """Codes per (variant, item) under gen/, one .npy each, skipped when present (resumable)."""
+    """Codes per (variant, item) under gen/, one .npy each, skipped when present and readable (resumable)."""
     from tqdm import tqdm
 
     from bench.atomic import atomic_path
     from bench.tasks.lm.train import final_path, load_trained
 
-    todo = [it for it in items if not all((ctx.run_dir / "gen" / v / f"{it['id']}.npy").is_file()
+    todo = [it for it in items if not all(_codes_ok(ctx.run_dir / "gen" / v / f"{it['id']}.npy", log)
                                           for v in task_obj.variants)]
     if not todo:
         return
@@ -135,6 +138,22 @@ def generate_stage(task_obj, ctx, items: list[dict], device: str, log) -> None:
             p.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(p) as tmp, open(tmp, "wb") as f:
                 np.save(f, codes.astype(np.int64))
+
+
+def _codes_ok(p: Path, log) -> bool:
+    """Whether ``p`` holds a whole code array [n_q, frames]. Writes are atomic, but a run folder copied
+    back from another machine can hold a truncated file: it is generated again, never decoded."""
+    if not p.is_file():
+        return False
+    try:
+        a = np.load(p)
+    except (ValueError, OSError, EOFError) as e:
+        log(f"generate: {p} is unreadable ({type(e).__name__}: {e}); generating it again")
+        return False
+    if a.ndim != 2 or a.dtype.kind not in "iu":
+        log(f"generate: {p} holds a {a.dtype} array of shape {a.shape}, not codes; generating it again")
+        return False
+    return True
 
 
 def decode_stage(task_obj, ctx, codec, items: list[dict]) -> dict[str, dict[str, np.ndarray]]:
@@ -166,26 +185,77 @@ def run(
     ``until`` ("tokenize", "train" or "generate") stops after that stage: train and generate on a GPU
     machine, bring the run dir back, and the same command without ``until`` decodes and scores here.
     """
-    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
-    from bench.tasks import TASKS
-
+    if until is not None and until not in UNTIL:
+        raise ValueError(f"until={until!r}: choose one of {UNTIL}")
     t_start = time.time()
-    cfg = load_task_config(task, preset, list(overrides))
+    cfg = _checked_cell(task, codec, preset, overrides)
     variant = preset_variant(preset, overrides)
     run_dir = run_dir_of(task, codec, variant, cfg, data_dir)
+    finished = (run_dir / "done.json").is_file() and not force
+    if not finished:
+        _check_weights(codec, cfg, data_dir)
+    args = (task, codec, preset, overrides, device, force, data_dir, results_dir, nproc, echo, until, cfg, variant,
+            run_dir, t_start)
+    if finished and not os.access(run_dir, os.W_OK):  # a finished run on a read-only disk: nobody can write it
+        return _run_cell(*args)
+    # One writer per run folder: a second run of this cell waits here, then finds it done (or resumes it).
+    with exclusive(run_dir / LOCK, f"run: {task}/{variant}/{codec}", echo):
+        return _run_cell(*args)
+
+
+LOCK = ".run.lock"  # in the run folder (with its ``.owner``); kept when --force clears the folder
+
+
+def _checked_cell(task: str, codec: str, preset: str, overrides) -> TaskConfig:
+    """The cell's config, after checking that the task, its preset and the codec exist (a did-you-mean
+    error otherwise), before any folder or data is made."""
+    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
+    from bench.codecs import CODECS
+    from bench.tasks import TASKS
+
+    TASKS.meta(task)
+    CODECS.meta(codec)
+    return load_task_config(task, preset, list(overrides))
+
+
+def _check_weights(codec: str, cfg: TaskConfig, data_dir) -> None:
+    """A published codec without weights fails before any folder or data is made (cheap: no model load);
+    a trained-here codec without a checkpoint is trained by the run."""
+    from bench.codecs import WeightsUnavailable, get_codec
+
+    w = get_codec(codec, preset=cfg.data.codec_preset, data_dir=data_dir).weights()
+    if not w.present and w.origin != "trained-here":
+        raise WeightsUnavailable(f"codec {codec!r}: weights not present. {w.detail}")
+
+
+def _clear(run_dir: Path) -> None:
+    """Empty a run folder for --force, keeping the lock this process holds on it."""
+    for p in run_dir.iterdir():
+        if p.name.startswith(LOCK):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_dir, nproc, echo, until, cfg,
+              variant, run_dir: Path, t_start: float) -> list[dict]:
+    from bench.tasks import TASKS
+
     done = run_dir / "done.json"
     if done.is_file() and not force and json.loads(done.read_text()).get("codec_id") != _codec_id(codec, cfg, data_dir):
+        _check_weights(codec, cfg, data_dir)  # never clear a finished run for a codec that cannot be loaded
         echo(f"run: {task}/{variant}/{codec}: the codec's weights changed since the finished run; rerunning")
         force = True
     if done.is_file() and not force:
         echo(f"run: {task}/{variant}/{codec} finished already ({run_dir}); --force reruns it")
-        from bench.results import parse_line
+        from bench.results import load
 
-        path = run_dir / "records.jsonl"  # an older run's v1 lines come back upgraded
-        return [parse_line(x, f"{path}:{i}") for i, x in enumerate(path.read_text().splitlines(), 1) if x.strip()]
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        return load(run_dir / "records.jsonl")  # an older run's v1 lines come back upgraded
+    if force:
+        _clear(run_dir)
+    clean_temps(run_dir, recursive=True)  # temp files of a run killed mid-write (we hold the lock: all orphans)
     log = Log(run_dir / "log.txt", echo)
     write_text(run_dir / "config.yaml", _yaml(to_dict(cfg)))
     log(f"run: {task} / {codec} / {variant} (config {cfg.hash}) -> {run_dir}")
@@ -265,17 +335,21 @@ def run(
     ready, ready_data = readiness_fields(task_obj, ctx, manifest, ckpts, log)
     recs += [rec(r, "task", codec, run_id, cfg.data.n_q, codec_facts=facts, budget=as_trained, data=ready_data,
                  extra={**extra, **r["extra"]}) for r in ready]
-    _write_records(records_path(variant, task, codec, results_dir), recs)
-    if out["reference"]:
-        ref = [rec(r, "reference", "reference", f"{task}/{variant}/reference-{cfg.hash}", None,
-                   extra=r.get("extra", {})) for r in out["reference"]]
-        _write_records(records_path(variant, task, "reference", results_dir), ref)
-    write_text(run_dir / "scores.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in out["items"]))
-    write_text(run_dir / "records.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in recs))
+    rec_path = records_path(variant, task, codec, results_dir)
+    clean_temps(rec_path.parent, targets=[rec_path.name])  # this cell's own file: ours alone (the run lock)
+    clean_temps(rec_path.parent, older_than=STALE_S)  # the folder's other files have writers of their own
+    with all_or_nothing():  # a kill in here leaves every file as it was; done.json follows them all
+        _write_records(rec_path, recs)
+        if out["reference"]:
+            ref = [rec(r, "reference", "reference", f"{task}/{variant}/reference-{cfg.hash}", None,
+                       extra=r.get("extra", {})) for r in out["reference"]]
+            _write_records(records_path(variant, task, "reference", results_dir), ref)
+        write_text(run_dir / "scores.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in out["items"]))
+        write_text(run_dir / "records.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in recs))
     write_json(done, {"records": len(recs), "wall_s": extra["wall_s"], "codec_id": facts["codec_id"]})
     for r in recs:
         log(f"  {r['metric']:<16} {r['backend']['name']:<32} {_fmt(r['value'])}  (n={r['n']})")
-    log(f"run: done in {time.time() - t_start:.0f} s; records -> {records_path(variant, task, codec, results_dir)}")
+    log(f"run: done in {time.time() - t_start:.0f} s; records -> {rec_path}")
     return recs
 
 

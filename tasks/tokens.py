@@ -6,7 +6,9 @@ Layout (under ``data/tokens/<codec>/<codec-id>/<recipe>-<preset>-<datahash>/``):
 weights identity (checkpoint bytes for trained-here codecs), ``datahash`` the manifest bytes, so a
 retrained codec or a rebuilt dataset never reuses stale tokens. Encoding is batched (clips sorted by
 length, padded per batch) and resumable: finished chunks land in ``parts/`` and are skipped on rerun;
-``index.json`` is written last, so its presence means the cache is complete.
+``index.json`` is written last, so its presence means the cache is complete. One writer per cache: a
+second tokenizer of the same cache waits on its ``.tokenize.lock`` (saying for whom), then reads it.
+Every file is written atomically; the temp files of a writer killed mid-write are removed by the next.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench import paths
-from bench.atomic import atomic_path, write_json
+from bench.atomic import atomic_path, clean_temps, write_json
+from bench.locks import exclusive
 
 STORE_N_Q = 8  # codebooks kept per codec (RVQ prefix: the first 8 at full rate are the 8-codebook codes)
 CHUNK_BATCHES = 8  # batches per resumable part file
@@ -102,17 +106,33 @@ def tokenize_manifest(
     codec, manifest: Path, recipe: str, preset: str, data_dir=None, batch_size: int = 8, log=print
 ) -> TokenCache:
     """Encode every clip of ``manifest`` with ``codec`` (resumable); return the opened cache."""
+    manifest = Path(manifest)
+    d = cache_dir(codec.name, codec_identity(codec), recipe, preset, data_hash(manifest), data_dir)
+    if (d / "index.json").is_file() and (not (d / "parts").exists() or not os.access(d, os.W_OK)):
+        log(f"tokens: cached {d}")
+        return _checked(TokenCache.open(d), log)
+    # One writer per cache: a second tokenizer of the same cache waits here, then finds it complete.
+    with exclusive(d / LOCK, f"tokens: {codec.name} {recipe}/{preset}", log):
+        clean_temps(d, recursive=True)  # what a writer killed mid-write left (we hold the lock: no live writer)
+        if (d / "index.json").is_file():
+            log(f"tokens: cached {d}" + (" (removing parts/ a killed writer left)" if (d / "parts").exists()
+                                         else " (made while waiting)"))
+            _drop_parts(d)  # a writer killed after index.json, while it removed its parts
+        else:
+            _encode(codec, manifest, d, recipe, preset, batch_size, log)
+    return _checked(TokenCache.open(d), log)
+
+
+LOCK = ".tokenize.lock"  # in the cache folder, with its ``.owner`` while held
+
+
+def _encode(codec, manifest: Path, d: Path, recipe: str, preset: str, batch_size: int, log) -> None:
     import torch
     from tqdm import tqdm
 
     from bench.audio import load
     from bench.data.manifest import audio_path, read_manifest
 
-    manifest = Path(manifest)
-    d = cache_dir(codec.name, codec_identity(codec), recipe, preset, data_hash(manifest), data_dir)
-    if (d / "index.json").is_file():
-        log(f"tokens: cached {d}")
-        return _checked(TokenCache.open(d), log)
     rows = read_manifest(manifest)
     n_q = min(STORE_N_Q, codec.n_codebooks)
     dtype = np.int16 if codec.codebook_size <= np.iinfo(np.int16).max else np.int32
@@ -123,8 +143,9 @@ def tokenize_manifest(
     chunks = [batches[i : i + CHUNK_BATCHES] for i in range(0, len(batches), CHUNK_BATCHES)]
     sr, fr = codec.sample_rate, codec.frame_rate
     bar = tqdm(total=len(rows), desc=f"tokenize {codec.name}", unit="clip")
-    for ci, chunk in enumerate(chunks):
-        part = d / "parts" / f"{ci:05d}.npz"
+    # a part's name says how it was chunked: a rerun with another batch size never mixes in the old parts
+    parts = [d / "parts" / f"b{batch_size}x{CHUNK_BATCHES}-{ci:05d}.npz" for ci in range(len(chunks))]
+    for part, chunk in zip(parts, chunks, strict=True):
         if part.is_file():
             bar.update(sum(len(b) for b in chunk))
             continue
@@ -147,8 +168,7 @@ def tokenize_manifest(
             with open(tmp, "wb") as f:
                 np.savez(f, ids=np.array(ids), lens=lens, codes=np.concatenate(codes_out, axis=1))
     bar.close()
-    _assemble(d, rows, codec, n_q, dtype, manifest, recipe, preset)
-    return _checked(TokenCache.open(d), log)
+    _assemble(d, rows, codec, n_q, dtype, manifest, recipe, preset, parts)
 
 
 def _checked(cache: TokenCache, log) -> TokenCache:
@@ -162,10 +182,11 @@ def _checked(cache: TokenCache, log) -> TokenCache:
     return cache
 
 
-def _assemble(d: Path, rows: list[dict], codec, n_q: int, dtype, manifest: Path, recipe: str, preset: str) -> None:
+def _assemble(d: Path, rows: list[dict], codec, n_q: int, dtype, manifest: Path, recipe: str, preset: str,
+              parts: list[Path]) -> None:
     """Join the part files into one array per split plus the index (written last)."""
     by_id: dict[str, np.ndarray] = {}
-    for part in sorted((d / "parts").glob("*.npz")):
+    for part in parts:
         z = np.load(part)
         offs = np.concatenate([[0], np.cumsum(z["lens"])])
         for k, i in enumerate(z["ids"]):
@@ -185,10 +206,13 @@ def _assemble(d: Path, rows: list[dict], codec, n_q: int, dtype, manifest: Path,
             "sample_rate": codec.sample_rate, "frame_rate": codec.frame_rate, "n_q": n_q,
             "codebook_size": codec.codebook_size, "recipe": recipe, "preset": preset,
             "manifest": str(manifest), "data_hash": data_hash(manifest)}
-    write_json(d / "index.json", {"meta": meta, "items": items})
-    for p in (d / "parts").glob("*.npz"):
-        os.unlink(p)
-    (d / "parts").rmdir()
+    write_json(d / "index.json", {"meta": meta, "items": items})  # the completion mark: last
+    _drop_parts(d)
+
+
+def _drop_parts(d: Path) -> None:
+    if (d / "parts").is_dir():
+        shutil.rmtree(d / "parts")
 
 
 def tokenize(
@@ -196,9 +220,12 @@ def tokenize(
     batch_size: int = 8, log=print,
 ) -> TokenCache:
     """``bench tokenize``: build the data if missing, load the codec, encode (or reuse) the cache."""
+    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
+    from bench.codecs import CODECS
     from bench.data import ensure_built
     from bench.tasks.codec_setup import load_codec
 
+    CODECS.meta(codec_name)  # an unknown name fails (did you mean ...?) before any data is built
     manifest = ensure_built(recipe, preset, data_dir=data_dir)
     codec = load_codec(codec_name, codec_preset or preset, device=device, data_dir=data_dir, log=log)
     return tokenize_manifest(codec, manifest, recipe, preset, data_dir=data_dir, batch_size=batch_size, log=log)

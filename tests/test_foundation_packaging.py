@@ -93,3 +93,38 @@ def test_cli_listings_run():
         out = subprocess.run([str(bench), verb], capture_output=True, text=True,
                              env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "COLUMNS": "200"})
         assert out.returncode == 0, out.stderr
+
+
+def test_a_second_clone_runs_its_own_code(tmp_path):
+    """`make setup` in a second clone gives it its own ./.venv over the shared pinned packages: each clone's
+    `bench` imports that clone's code, whichever clone ran set-up last (issue #18)."""
+    import os
+
+    import pytest
+
+    shared = Path(sys.prefix) / "shared-venv"
+    if not shared.is_file():
+        pytest.skip("this interpreter is not a clone venv made by scripts/setup.sh")
+    clone = tmp_path / "clone"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, clone / rel)
+    marker = "second-clone-marker"
+    init = clone / "bench" / "__init__.py"
+    init.write_text(init.read_text() + f"\nCLONE_MARKER = {marker!r}\n")
+    cache = Path(shared.read_text().strip()).parent.parent  # <cache>/venvs/<key>
+    env = {**os.environ, "BENCH_CACHE": str(cache)}
+    out = subprocess.run(["bash", "scripts/setup.sh"], cwd=clone, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    probe = "import bench; print(bench.__file__, getattr(bench, 'CLONE_MARKER', '-'))"
+    theirs = subprocess.run([str(clone / ".venv/bin/python"), "-c", probe], cwd=tmp_path, capture_output=True,
+                            text=True)
+    ours = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert theirs.stdout.split() == [str(clone / "bench" / "__init__.py"), marker], theirs.stderr
+    assert ours.stdout.split() == [str(ROOT / "bench" / "__init__.py"), "-"], ours.stderr
+    # the console script too
+    cli = subprocess.run([str(clone / ".venv/bin/bench"), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr

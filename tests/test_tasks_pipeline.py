@@ -84,6 +84,15 @@ def test_tts_run_kill_resume_matches_uninterrupted(manifest, tmp_path, monkeypat
     resumed = run("tts", "test-rpq", "smoke", **kw2)
     assert _strip(resumed) == _strip(recs)
 
+    # kill point "LM between its final weights and its summary": <stage>.final.pt written, train.json not
+    kw3 = dict(overrides=TINY, data_dir=tmp_path / "c", results_dir=tmp_path / "rc", echo=lambda m: None)
+    assert run("tts", "test-rpq", "smoke", until="train", **kw3) == []
+    run_dir = next((tmp_path / "c" / "runs" / "tts" / VARIANT).iterdir())
+    for stage in ("ar", "nar"):
+        assert (run_dir / f"{stage}.final.pt").is_file()
+        (run_dir / f"{stage}.train.json").unlink()
+    assert _strip(run("tts", "test-rpq", "smoke", **kw3)) == _strip(recs)
+
 
 def _check_typed_fields(recs):
     """Typed v2 fields: the preset variant, the stratified test set, steps reached, speakers as clusters."""

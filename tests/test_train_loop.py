@@ -88,6 +88,22 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, semantic):
     assert again.step == 6 and again.history == []
 
 
+def test_kill_between_last_step_and_export_is_finished_by_the_rerun(tmp_path):
+    """Kill point "codec last step": last.pt at the final step, no ckpt.pt. The rerun writes the export
+    (the same weights a straight run exports) instead of exiting with the codec still absent."""
+    manifest = make_manifest(tmp_path / "data")
+    tr, cfg = _trainable(False)
+    train(tr, manifest, tmp_path / "a", cfg, progress=False)
+    train(*_trainable(False)[:1], manifest, tmp_path / "b", cfg, progress=False)
+    (tmp_path / "b" / "ckpt.pt").unlink()  # what a kill after last.pt's write leaves
+    again = train(*_trainable(False)[:1], manifest, tmp_path / "b", cfg, progress=False)
+    assert again.history == []  # nothing retrained
+    a, b = ck.load(tmp_path / "a" / "ckpt.pt"), ck.load(tmp_path / "b" / "ckpt.pt")
+    assert a["step"] == b["step"] == 6 and a["config"] == b["config"] and a["data"] == b["data"]
+    for k in a["generator"]:
+        assert torch.equal(a["generator"][k], b["generator"][k]), k
+
+
 def test_checkpoints_load_weights_only_and_carry_config(tmp_path):
     manifest = make_manifest(tmp_path / "data")
     tr, cfg = _trainable(False)

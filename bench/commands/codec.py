@@ -16,7 +16,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
         device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
         manifest: Path | None = typer.Option(None, "--manifest", help="Train on this manifest instead of the "
-                                             "speech recipe of the same preset."),
+                                             "data the preset names (train.recipe, train.data_preset)."),
         threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch default)."),
     ) -> None:
         """Train a codec (resumes a killed run; a finished run is a no-op). Writes data/codecs/NAME/PRESET-HASH/."""
@@ -32,7 +32,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     @app.command("eval-codec")
     def eval_codec_cmd(
         names: list[str] = typer.Argument(..., help="Codecs to evaluate side by side."),
-        preset: str = typer.Option("smoke", "--preset", help="Data preset of the speech test split."),
+        preset: str = typer.Option("smoke", "--preset", help="Data preset of the test split."),
+        recipe: str = typer.Option("speech", "--recipe", help="Data recipe of the test split (speech | grammar | "
+                                   "speech-real | folder)."),
         codec_preset: str | None = typer.Option(None, "--codec-preset", help="Codec preset (default: same)."),
         data_dir: Path | None = typer.Option(None, "--data-dir"),
         device: str = typer.Option("cpu", "--device"),
@@ -43,6 +45,6 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""
         from bench.codec_eval import evaluate, print_comparisons, print_table
 
-        records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer)
+        records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer, recipe=recipe)
         print_table(records)
         print_comparisons(records)

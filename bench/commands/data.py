@@ -9,6 +9,7 @@ import typer
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
     from bench.cli import DataDir, SetOpt, _fail, console
+    from bench.errors import debugging, describe
 
     @data_app.command("build")
     def build_cmd(
@@ -26,8 +27,10 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         t0 = time.time()
         try:
             manifest = data.build(recipe, preset, data_dir, overrides, force=force)
-        except (data.RecipeError, ValueError, RuntimeError) as e:
-            _fail(str(e))
+        except (data.RecipeError, ValueError, RuntimeError) as e:  # a recipe's own checks raise plain errors
+            if debugging():
+                raise
+            _fail(describe(e) or str(e))
         console.print(f"[green]ready[/green] {manifest}  ({time.time() - t0:.1f} s)")
         _print_stats(console, data.info(recipe, preset, data_dir))
 
@@ -43,7 +46,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         try:
             stats = data.info(recipe, preset, data_dir)
         except data.RecipeError as e:
-            _fail(str(e))
+            _fail(describe(e) or str(e))
         console.print(f"{data.dataset_dir(recipe, preset, data_dir)}")
         _print_stats(console, stats)
 

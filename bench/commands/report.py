@@ -1,4 +1,8 @@
-"""Report verbs: ``bench report``, ``bench compare``, ``bench check`` (option parsing only)."""
+"""Report verbs: ``bench report``, ``bench compare``, ``bench check`` (option parsing only).
+
+Malformed records (``RecordError``), records that may not be compared (``IncomparableRecords``) and
+unreadable files end in the CLI's one error line (:mod:`bench.errors`), exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,7 @@ def _results(d: Path | None) -> Path:
     return results_root(d)
 
 
-def _bad_records(e: Exception) -> None:
-    typer.echo(f"error: {e}", err=True)
-    raise typer.Exit(2)
+FORMATS = ("md", "csv", "json", "html")  # bench.report.build.FORMATS (not imported here: it pulls in pandas)
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 - data verbs live elsewhere
@@ -32,15 +34,14 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 -
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root: run dirs for curves/per-item files."),
     ) -> None:
         """Write the leaderboard (and plots) from results/records/."""
+        from bench.cli import _fail
+
+        if fmt not in FORMATS:
+            _fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
         from bench.paths import data_root
         from bench.report.build import write_report
-        from bench.results import RecordError
 
-        try:
-            path = write_report(_results(results_dir), fmt, preset, out, plots, skip_invalid,
-                                data_root=data_root(data_dir))
-        except RecordError as e:
-            _bad_records(e)
+        path = write_report(_results(results_dir), fmt, preset, out, plots, skip_invalid, data_root=data_root(data_dir))
         typer.echo(f"wrote {path}")
 
     @app.command("compare")
@@ -55,19 +56,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 -
         """Paired differences A − B with 95% CIs, per metric (paired bootstrap over shared items)."""
         from bench.report.compare import compare, only_in, render
         from bench.report.load import load_results
-        from bench.results import RecordError
 
-        try:
-            frame = load_results(_results(results_dir), preset=preset).frame
-        except RecordError as e:
-            _bad_records(e)
-        from bench.report.integrity import IncomparableRecords
-
-        try:
-            rows = compare(frame, a, b, task, metric)
-        except IncomparableRecords as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
+        frame = load_results(_results(results_dir), preset=preset).frame
+        rows = compare(frame, a, b, task, metric)
         if not rows:
             typer.echo(f"error: no {task!r} cells measured for both {a!r} and {b!r}", err=True)
             raise typer.Exit(1)
@@ -88,16 +79,18 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 -
         """Regression gate: exit 1 when a metric moves beyond its CI-derived tolerance."""
         import json
 
+        from bench.cli import _fail
         from bench.report.gate import check, make_baseline, render, write_baseline
         from bench.report.load import load_results
-        from bench.results import RecordError
 
-        old = json.loads(against.read_text()) if against.is_file() else None
+        old = None
+        if against.is_file():
+            try:
+                old = json.loads(against.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as e:
+                _fail(f"{against}:{e.lineno}: not valid JSON ({e.msg}) — fix it, or rewrite it with --update")
         preset = preset or (old or {}).get("preset") or against.stem
-        try:
-            frame = load_results(_results(results_dir), preset=preset).frame
-        except RecordError as e:
-            _bad_records(e)
+        frame = load_results(_results(results_dir), preset=preset).frame
         if update:
             doc = make_baseline(frame, preset, old)
             if old is not None:
@@ -106,8 +99,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:  # noqa: ARG001 -
             typer.echo(f"wrote {against} ({len(doc['entries'])} cells, preset {preset})")
             return
         if old is None:
-            typer.echo(f"error: no baseline at {against}; create it with --update", err=True)
-            raise typer.Exit(2)
+            _fail(f"{against}: no baseline there — create it with --update")
         findings = check(frame, old, allow_improvements)
         typer.echo(render(findings, against), nl=False)
         if any(f.failing for f in findings):

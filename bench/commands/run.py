@@ -43,15 +43,22 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         until: str = typer.Option(None, "--until", help="Stop after tokenize | train | generate (GPU half)."),
     ) -> None:
         """Train the task's LM over the codec's tokens, generate, decode, score and write records."""
-        from bench.tasks.runner import run, run_matrix
+        import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
+        from bench.cli import _fail
+        from bench.codecs import CODECS
+        from bench.tasks import TASKS
+        from bench.tasks.runner import UNTIL, run, run_matrix
 
+        if until is not None and until not in UNTIL:
+            _fail(f"--until {until!r}: choose one of {', '.join(UNTIL)}")
         tasks = _split(task)
-        if codec == "all":
-            from bench.codecs import CODECS
-
-            codecs = CODECS.names()
-        else:
-            codecs = _split(codec)
+        codecs = CODECS.names() if codec == "all" else _split(codec)
+        if not tasks or not codecs:
+            _fail("--task and --codec need at least one name each")
+        for t in tasks:  # every name of a matrix is checked (did you mean ...?) before any cell starts
+            TASKS.meta(t)
+        for c in codecs:
+            CODECS.meta(c)
         kw = dict(overrides=set_, device=device, force=force, data_dir=data_dir, results_dir=results_dir, nproc=nproc,
                   until=until)
         if len(tasks) == 1 and len(codecs) == 1:

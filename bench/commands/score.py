@@ -27,7 +27,10 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         weights: Path | None = typer.Option(None, "--weights", help="Local weights for a paper-tier backend."),
         data_dir: Path | None = DataDir,
     ) -> None:
-        """Score a folder of audio with metric backends; write records and print a table."""
+        """Score a folder of audio with metric backends; write records and print a table.
+
+        Each hypothesis is checked first (unreadable, NaN/Inf, silent, wrong sample rate, length far from the
+        reference, missing, extra: docs/METRICS.md); failures are dropped, listed, and not counted in n."""
         import os
 
         if data_dir is not None:
@@ -53,11 +56,27 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         except (BackendUnavailable, ScoreError, KeyError, ValueError) as e:
             _fail(str(e))
         path = write_records(out or hyp_dir / "scores.jsonl", records)
+        _print_dropped(records, _table)
         rows = [{"metric": r["backend"]["name"], "codec": r["codec"], "value": _f(r["value"]), "n": r["n"],
                  "95% CI": f"[{_f(r['ci_low'])}, {_f(r['ci_high'])}]",
                  "better": "higher" if r["higher_is_better"] else "lower"} for r in records]
         _table(rows, ["metric", "codec", "value", "n", "95% CI", "better"], f"scores of {hyp_dir}")
         console.print(f"records: {path}")
+
+
+def _print_dropped(records: list[dict], table) -> None:
+    """Hypotheses left out of the scores: one line per (id, reason), with the metrics that dropped it."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for r in records:
+        extra, metric = r.get("extra", {}), r["backend"]["name"]
+        why = extra.get("dropped_why") or {}
+        for reason, ids in (extra.get("dropped") or {}).items():
+            for i in ids:
+                ms = seen.setdefault((i, reason, why.get(i, "")), [])
+                ms += [] if metric in ms else [metric]  # the reference row of a metric drops the same items
+    rows = [{"id": i, "reason": k, "detail": d, "metrics": ", ".join(ms)} for (i, k, d), ms in seen.items()]
+    if rows:
+        table(rows, ["id", "reason", "detail", "metrics"], f"{len(rows)} dropped (not scored, not counted in n)")
 
 
 def _f(v: float | None) -> str:

@@ -88,8 +88,13 @@ def read_manifest(path: str | os.PathLike, check_files: bool = False) -> list[di
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest")
-    with open(path, encoding="utf-8") as f:
-        rows = parse_lines(f, str(path))
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = parse_lines(f, str(path))
+    except UnicodeDecodeError:
+        from bench.errors import not_utf8
+
+        raise ManifestError(f"{not_utf8(path)} — a manifest is UTF-8 JSON lines; re-save it as UTF-8") from None
     if check_files:
         for i, row in enumerate(rows):
             if not (path.parent / row["path"]).is_file():

@@ -22,3 +22,24 @@ class TrainConfig:
     precision: str = "bf16"  # autocast dtype on CUDA ("bf16" | "fp32"); CPU always runs fp32
     split: str = "train"
     max_minutes: float = 0.0  # > 0: checkpoint and stop after this much training wall time (budgeted GPU runs)
+    recipe: str = "speech"  # the data recipe the codec trains on (`bench data build RECIPE`)
+    data_preset: str = ""  # that recipe's preset ("": the codec's own preset name)
+
+
+# Train fields added after codecs were trained: at these values they leave the run hash unchanged,
+# so an existing ``<preset>-<hash>`` run folder keeps its name.
+HASH_NEUTRAL = {"recipe": "speech", "data_preset": ""}
+
+
+def run_hash(cfg: dict) -> str:
+    """The hash naming a codec's run folder: its resolved config without neutral-valued train fields."""
+    from bench.config import config_hash
+
+    train = {k: v for k, v in (cfg.get("train") or {}).items() if HASH_NEUTRAL.get(k, object()) != v}
+    return config_hash({**cfg, "train": train})
+
+
+def data_source(cfg: dict, preset: str) -> tuple[str, str]:
+    """(recipe, preset) of the data a codec config trains on."""
+    train = cfg.get("train") or {}
+    return train.get("recipe") or "speech", train.get("data_preset") or preset

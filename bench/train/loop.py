@@ -111,6 +111,9 @@ def _train(trainable: TrainableCodec, manifest, out_dir, config_dict, device, ca
         ck.set_rng_state(st["rng"])
         state.step = int(st["step"])
     if state.step >= tc.steps:
+        if d.main and not (out_dir / "ckpt.pt").is_file():  # killed between last.pt and the export: finish it
+            ck.save(out_dir / "ckpt.pt", ck.export(trainable.family, config_dict, gen.state_dict(), state.step,
+                                                   trainable.teacher_id(), ck.manifest_identity(manifest)))
         return state
 
     if d.main:

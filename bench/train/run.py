@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.config import config_hash
+from bench.train.config import data_source, run_hash
 
 
 def resolve(name: str, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
@@ -25,15 +25,15 @@ def resolve(name: str, preset: str, overrides=(), data_dir=None, load_teacher: b
 
 
 def train_codec(name: str, preset: str, overrides=(), data_dir=None, device: str = "cpu",
-                manifest: str | Path | None = None, recipe: str = "speech", dist=None, progress: bool = True) -> Path:
+                manifest: str | Path | None = None, dist=None, progress: bool = True) -> Path:
     from bench.train.loop import run_dir, train
 
     trainable, cfg_dict = resolve(name, preset, overrides, data_dir, device=device)
     if manifest is None:
         from bench.data import ensure_built
 
-        manifest = ensure_built(recipe, preset, data_dir)
-    out = run_dir(name, preset, config_hash(cfg_dict), data_dir)
+        manifest = ensure_built(*data_source(cfg_dict, preset), data_dir)
+    out = run_dir(name, preset, run_hash(cfg_dict), data_dir)
     train(trainable, manifest, out, cfg_dict, device=device, dist=dist, progress=progress)
     return out
 

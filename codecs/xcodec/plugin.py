@@ -37,9 +37,9 @@ class XCodec(Codec):
         """The current config's run if trained, else the newest trained run of ``preset`` (any preset if None)."""
         root = self._runs_dir()
         if preset is not None:
-            from bench.config import config_hash
+            from bench.train.config import run_hash
 
-            own = root / f"{preset}-{config_hash(self._config_dict(preset))}" / "ckpt.pt"
+            own = root / f"{preset}-{run_hash(self._config_dict(preset))}" / "ckpt.pt"
             if own.is_file():
                 return own
         pattern = f"{preset}-*/ckpt.pt" if preset else "*/ckpt.pt"
@@ -100,9 +100,9 @@ class XCodec(Codec):
         teacher = self.cfg.teacher if self.cfg.semantic else None
         if present:
             return WeightsStatus("trained-here", f"{self._ckpt_path.parent.name}", True, str(self._ckpt_path), teacher)
-        from bench.config import config_hash
+        from bench.train.config import run_hash
 
-        h = config_hash(to_dict(self.cfg))
+        h = run_hash(to_dict(self.cfg))
         return WeightsStatus("trained-here", f"config {h}", False,
                              f"not trained yet: bench train-codec {self.name} --preset {self.preset}", teacher)
 

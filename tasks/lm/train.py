@@ -13,7 +13,6 @@ training loss cannot, and the last pass is the run's LM-readiness measurement (`
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.atomic import atomic_path
+from bench.atomic import atomic_path, write_json
 from bench.tasks.config import TaskConfig, TrainCfg
 from bench.tasks.lm import heldout as ho
 from bench.tasks.lm.transformer import LMShape, TokenLM
@@ -115,6 +114,13 @@ def train(
     out_dir = Path(out_dir)
     final = final_path(out_dir, stage)
     if final.is_file():
+        summary_path = out_dir / f"{stage}.train.json"
+        if not summary_path.is_file():  # killed between the weights and their summary: the summary is in them
+            saved = torch.load(final, map_location="cpu", weights_only=True).get("summary")
+            if saved is None:
+                raise RuntimeError(f"{final}: no {summary_path.name} and no summary inside (written by an older "
+                                   f"version): delete {final} and rerun to retrain this stage")
+            write_json(summary_path, saved)
         log(f"[{stage}] trained already: {final}")
         return final
     tc = cfg.train
@@ -188,15 +194,17 @@ def train(
     if rank == 0:
         meta = {"stage": stage, "steps": tc.steps, "n_params": model.n_params(), "final_loss": history[-1] if history
                 else None, "history": history, "wall_s": wall, "tokens": toks, "world_size": world}
-        _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__})
-        meta["weights_sha"] = weights_sha(model.state_dict())
         summary = {k: v for k, v in meta.items() if k != "history"}
+        summary["weights_sha"] = weights_sha(model.state_dict())
         summary["curve"] = {**downsample_curve(history), "val_step": [int(v[0]) for v in val_curve],
                             "val_loss": [v[1] for v in val_curve]}
         summary["final_val_loss"] = val_curve[-1][1] if val_curve else None
         if last_val is not None:
             summary["heldout"] = {"split": "valid", "step": int(val_curve[-1][0]), **last_val.to_json()}
-        (out_dir / f"{stage}.train.json").write_text(json.dumps(summary))
+        # weights first (with their summary), the summary file last: it marks the stage done
+        _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__,
+                      "summary": summary})
+        write_json(out_dir / f"{stage}.train.json", summary)
         last.unlink(missing_ok=True)
         val = f", held-out {summary['final_val_loss']:.3f}" if val_curve else ""
         log(f"[{stage}] done: {tc.steps} steps, loss {meta['final_loss']:.3f}{val}, {wall:.0f} s")
