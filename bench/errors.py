@@ -35,6 +35,7 @@ FIXES: dict[str, str] = {
     "EngineUnavailable": "`bench data presets` lists recipes that need no engine",
     "PackageUnavailable": "install the package, or unpack it where the message says",
     "ScoreError": "see `bench score --help`",
+    "NotTrainable": "`bench codecs` shows where each codec's weights come from",
     "IncomparableRecords": "compare records of one preset and scorer (`bench report` shows what each row used)",
 }
 _KIND_LISTING = {"codecs": "bench codecs", "tasks": "bench tasks", "metrics": "bench metrics"}  # registry kinds

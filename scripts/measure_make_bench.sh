@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Time the README's first command on a fresh clone (fresh data dir, warm venv cache) and the disk it
-# leaves under data/; writes results/make_bench.json here.
+# Time the README's first command (`make bench`) on a fresh clone (fresh data dir, warm venv cache): the wall
+# time of each command it runs and the disk it leaves under data/. Writes results/make_bench.json here; the
+# run's records, leaderboard and plots stay in the clone unless KEEP_RESULTS=1 copies them back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-d=$(mktemp -d)
+d=${MEASURE_DIR:-$(mktemp -d)}
 git clone -q "$repo" "$d/clone"
 cd "$d/clone"
 t0=$(date +%s.%N)
-make bench > "$d/make_bench.log" 2>&1 || { tail -40 "$d/make_bench.log"; exit 1; }
+# every output line gets the seconds since start (tqdm's carriage-return updates stay on their line)
+make bench 2>&1 | while IFS= read -r line; do printf '%.1f %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$line"; done \
+  > "$d/make_bench.log"
+rc=${PIPESTATUS[0]}
 t1=$(date +%s.%N)
+[ "$rc" = 0 ] || { tail -40 "$d/make_bench.log"; exit 1; }
 data_mb=$(du -sm data | cut -f1)
+if [ "${KEEP_RESULTS:-0}" = 1 ]; then
+  mkdir -p "$repo/results/records"
+  cp -r results/records/cpu "$repo/results/records/"
+  cp results/LEADERBOARD.md "$repo/results/LEADERBOARD.md"
+  cp -r results/plots/. "$repo/results/plots/"
+fi
 cd "$repo"
-python3 - "$t0" "$t1" "$data_mb" <<'PY'
-import json, os, platform, sys
-t0, t1, mb = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+python3 - "$t0" "$t1" "$data_mb" "$d/make_bench.log" <<'PY'
+import json, os, platform, re, sys
+t0, t1, mb, log = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# make echoes each recipe line before running it: its timestamp is when that command started
+starts = [(float(m.group(1)), m.group(2)) for m in
+          (re.match(r"^([0-9.]+) (\.venv/bin/bench .*|bash scripts/setup\.sh)$", x) for x in open(log)) if m]
+steps = [{"command": c, "wall_s": round((starts[i + 1][0] if i + 1 < len(starts) else t1 - t0) - s, 1)}
+         for i, (s, c) in enumerate(starts)]
 out = {"command": "bash scripts/measure_make_bench.sh", "what": "make bench on a fresh clone, warm venv cache",
-       "machine": f"{platform.machine()} {os.cpu_count()} cpu", "wall_s": round(t1 - t0, 1), "data_dir_mb": mb}
+       "machine": f"{platform.machine()} {os.cpu_count()} cpu", "wall_s": round(t1 - t0, 1), "data_dir_mb": mb,
+       "steps": steps}
+os.makedirs("results", exist_ok=True)
 json.dump(out, open("results/make_bench.json", "w"), indent=2)
-print(out)
+print(json.dumps(out, indent=2))
 PY
-# the clone's setup re-pointed the shared venv's editable install at the clone: point it back here
-bash scripts/setup.sh > /dev/null
-rm -rf "$d"
+[ -n "${MEASURE_DIR:-}" ] || rm -rf "$d"

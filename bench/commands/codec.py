@@ -43,8 +43,12 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         no_wer: bool = typer.Option(False, "--no-wer", help="Skip the ASR probe."),
     ) -> None:
         """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""
+        import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
         from bench.codec_eval import evaluate, print_comparisons, print_table
+        from bench.codecs import CODECS
 
+        for name in names:  # an unknown name fails before any data is built or scored
+            CODECS.meta(name)
         records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer, recipe=recipe)
         print_table(records)
         print_comparisons(records)

@@ -84,7 +84,7 @@ def flatten(rec: dict[str, Any], source: str = "") -> dict[str, Any]:
 
 def _read_file(path: Path, skip_invalid: bool, skipped: list[str], errors: list[str]) -> list[dict]:
     out = []
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -12,13 +12,19 @@ from pathlib import Path
 from bench.train.config import data_source, run_hash
 
 
+class NotTrainable(ValueError):
+    """The codec ships published weights only; the CLI prints this as one ``error:`` line."""
+
+
 def resolve(name: str, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
     import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
     from bench.codecs import CODECS
 
     cls = CODECS.get(name)
     if not hasattr(cls, "trainable"):
-        raise ValueError(f"codec {name!r} is not trainable here (it has no `trainable` classmethod)")
+        trainable_here = sorted(n for n in CODECS.names() if hasattr(CODECS.get(n), "trainable"))
+        raise NotTrainable(f"codec {name!r} is not trained here (published weights only); trainable: "
+                          f"{', '.join(trainable_here)}")
     trainable, cfg_dict = cls.trainable(preset, list(overrides), data_dir=data_dir, load_teacher=load_teacher,
                                         device=device)
     return trainable, cfg_dict
