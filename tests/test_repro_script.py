@@ -1,0 +1,41 @@
+"""scripts/repro.py's comparison: which stage differs between two replicas, and by how much in the records."""
+
+import importlib.util
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location("repro", Path(__file__).resolve().parent.parent / "scripts" / "repro.py")
+repro = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(repro)
+
+
+def _rep(codec_hash: str, value: float) -> dict:
+    return {"data": {"a.flac": "1", "manifest.jsonl": "2"}, "codec": {"xcodec/w": codec_hash},
+            "records": {"tts|xcodec|wer@ar|smoke": str(value)}, "_values": {"tts|xcodec|wer@ar|smoke": value}}
+
+
+def test_identical_replicas_report_every_stage_identical():
+    rows = repro.compare(_rep("h", 0.5), _rep("h", 0.5))
+    assert [r["stage"] for r in rows] == ["data", "codec", "records"]
+    assert all(r["identical"] and r["differ"] == 0 for r in rows)
+    assert rows[-1]["max_abs_diff"] == 0.0
+
+
+def test_a_differing_stage_and_the_size_of_a_record_difference_are_reported():
+    rows = {r["stage"]: r for r in repro.compare(_rep("h1", 0.5), _rep("h2", 0.75))}
+    assert rows["data"]["identical"]
+    assert not rows["codec"]["identical"] and rows["codec"]["first_differences"] == ["xcodec/w"]
+    assert rows["records"]["differ"] == 1 and rows["records"]["max_abs_diff"] == 0.25
+
+
+def test_an_artefact_present_in_one_replica_only_differs():
+    a, b = _rep("h", 0.5), _rep("h", 0.5)
+    b["data"]["extra.flac"] = "3"
+    rows = {r["stage"]: r for r in repro.compare(a, b)}
+    assert rows["data"]["differ"] == 1 and rows["data"]["artefacts"] == 3
+
+
+def test_file_digests_change_with_content(tmp_path):
+    (tmp_path / "x.npy").write_bytes(b"abc")
+    d1 = repro._files(tmp_path, "*.npy")
+    (tmp_path / "x.npy").write_bytes(b"abd")
+    assert d1 != repro._files(tmp_path, "*.npy") and list(d1) == ["x.npy"]
