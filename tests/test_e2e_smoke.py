@@ -1,4 +1,4 @@
-"""End to end on real data and a real trained codec: the chain `make bench` runs, at CI size.
+"""End to end on real data and a real trained codec: the chain `make bench-smoke` runs, at CI size.
 
 Slow (it trains the smoke X-Codec from scratch in a fresh data dir): deselected by default, run by CI
 through `pytest -m slow`. It checks the chain's structure (every stage ran, every record names its
