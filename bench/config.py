@@ -35,6 +35,16 @@ def config_hash(obj: Any, n: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 
+def config_hash_neutral(d: dict[str, Any], neutral: dict[tuple[str, str], Any]) -> str:
+    """:func:`config_hash` of the config dict ``d`` without each ``(section, key)`` of ``neutral`` while it holds
+    its neutral value: fields added after runs existed leave those runs' hashes (and folder names) unchanged."""
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}  # never edit the caller's dict
+    for (section, key), value in neutral.items():
+        if isinstance(d.get(section), dict) and key in d[section] and d[section][key] == value:
+            del d[section][key]
+    return config_hash(d)
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["lm.d_model=256", "steps=10"]`` -> nested dict; values parsed as YAML scalars."""
     out: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.config import config_hash, load_preset, to_dict
+from bench.config import config_hash_neutral, load_preset, to_dict
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,7 @@ class TaskConfig:
     @property
     def hash(self) -> str:
         """Config hash without the fields listed in :data:`HASH_NEUTRAL` while they hold their neutral value."""
-        d = to_dict(self)
-        for (section, key), neutral in HASH_NEUTRAL.items():
-            if d[section].get(key) == neutral:
-                del d[section][key]
-        return config_hash(d)
+        return config_hash_neutral(to_dict(self), HASH_NEUTRAL)
 
 
 # Fields added after runs and records existed, with the value that reproduces the behaviour from before

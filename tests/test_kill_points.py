@@ -54,6 +54,20 @@ def _temps(*dirs) -> list[Path]:
     return [p for d in dirs if Path(d).exists() for p in Path(d).rglob("*") if is_temp(p)]
 
 
+def _kill_writing(monkeypatch, module, name: str):
+    """Make ``module.write_json`` raise KeyboardInterrupt when it writes a file called ``name`` (a kill just
+    before that file lands); returns the call that puts the real writer back."""
+    real = module.write_json
+
+    def write_json(path, obj):
+        if Path(path).name == name:
+            raise KeyboardInterrupt
+        return real(path, obj)
+
+    monkeypatch.setattr(module, "write_json", write_json)
+    return lambda: monkeypatch.setattr(module, "write_json", real)
+
+
 def _orphan(folder: Path, target: str, age_s: float = 0.0) -> Path:
     """The temp file a writer SIGKILLed inside ``atomic_path`` leaves (named as mkstemp names it there)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -136,17 +150,10 @@ def test_tokenize_killed_mid_encoding_resumes_to_the_same_cache(world, tmp_path,
 
 def test_tokenize_killed_before_its_index_or_while_dropping_parts(world, tmp_path, monkeypatch):
     base = _tok(world.manifest, tmp_path / "base")
-    real = tokens.write_json
-
-    def no_index(path, obj):
-        if Path(path).name == "index.json":
-            raise KeyboardInterrupt
-        return real(path, obj)
-
-    monkeypatch.setattr(tokens, "write_json", no_index)
+    restore = _kill_writing(monkeypatch, tokens, "index.json")
     with pytest.raises(KeyboardInterrupt):  # the token arrays are written, the completion mark is not
         _tok(world.manifest, tmp_path / "d")
-    monkeypatch.setattr(tokens, "write_json", real)
+    restore()
     d = tmp_path / "d" / base.dir.relative_to(tmp_path / "base")
     assert (d / "train.npy").is_file() and not (d / "index.json").exists() and (d / "parts").is_dir()
     orphan = _orphan(d, "index.json")
@@ -224,17 +231,10 @@ def test_scoring_killed_before_or_while_writing_records(world, kw, monkeypatch):
     assert not _temps(run_dir, kw["results_dir"])
 
     # killed between the records and the completion mark: the rerun scores again and writes the same
-    real_json = runner.write_json
-
-    def no_done(path, obj):
-        if Path(path).name == "done.json":
-            raise KeyboardInterrupt
-        return real_json(path, obj)
-
-    monkeypatch.setattr(runner, "write_json", no_done)
+    restore = _kill_writing(monkeypatch, runner, "done.json")
     with pytest.raises(KeyboardInterrupt):
         run("tts", "test-rpq", "smoke", **kw)
-    monkeypatch.setattr(runner, "write_json", real_json)
+    restore()
     assert _strip(load(own)) == _strip(world.recs) and not (run_dir / "done.json").exists()
     orphans = [_orphan(own.parent, own.name), _orphan(run_dir, "scores.jsonl"),
                _orphan(ref.parent, ref.name, age_s=2 * STALE_S)]

@@ -28,15 +28,14 @@ class TrainConfig:
 
 # Train fields added after codecs were trained: at these values they leave the run hash unchanged,
 # so an existing ``<preset>-<hash>`` run folder keeps its name.
-HASH_NEUTRAL = {"recipe": "speech", "data_preset": ""}
+HASH_NEUTRAL = {("train", "recipe"): "speech", ("train", "data_preset"): ""}
 
 
 def run_hash(cfg: dict) -> str:
     """The hash naming a codec's run folder: its resolved config without neutral-valued train fields."""
-    from bench.config import config_hash
+    from bench.config import config_hash_neutral
 
-    train = {k: v for k, v in (cfg.get("train") or {}).items() if HASH_NEUTRAL.get(k, object()) != v}
-    return config_hash({**cfg, "train": train})
+    return config_hash_neutral(cfg, HASH_NEUTRAL)
 
 
 def data_source(cfg: dict, preset: str) -> tuple[str, str]:
