@@ -58,6 +58,12 @@ class TrainCfg:
     val_every: int = 0  # steps between held-out (valid split) passes; 0 = only the pass after the last step
     val_items: int = 0  # valid utterances per pass: 0 = all, else a seeded subset with an equal share per voice
     compile: bool = False  # torch.compile the model (GPU)
+    # Guided attention (tts AR only, bench.tasks.lm.align): weight of the loss pulling the first align_heads
+    # heads of layer align_layer toward the text-audio diagonal (width align_sigma); 0 = off
+    align_weight: float = 0.0
+    align_sigma: float = 0.2
+    align_layer: int = 1
+    align_heads: int = 2
     precision: str = "auto"  # auto: bf16 autocast + TF32 on CUDA, fp32 on CPU; or "fp32"/"bf16"
 
 
@@ -77,6 +83,12 @@ class TaskConfig:
     generate: GenCfg = field(default_factory=GenCfg)
     metrics: tuple[str, ...] = ()  # metric backends, e.g. "wer/faster-whisper-tiny.en"
 
+    def __post_init__(self) -> None:
+        t, lm = self.train, self.lm
+        if t.align_weight > 0 and not (0 <= t.align_layer < lm.n_layers and 0 < t.align_heads <= lm.n_heads):
+            raise ValueError(f"train.align_layer={t.align_layer} / align_heads={t.align_heads}: the LM has "
+                             f"{lm.n_layers} layers of {lm.n_heads} heads")
+
     @property
     def hash(self) -> str:
         """Config hash without the fields listed in :data:`HASH_NEUTRAL` while they hold their neutral value."""
@@ -90,6 +102,10 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
     ("data", "tts_mode"): "cross",
     ("train", "val_every"): 0,
     ("train", "val_items"): 0,
+    ("train", "align_weight"): 0.0,
+    ("train", "align_sigma"): 0.2,
+    ("train", "align_layer"): 1,
+    ("train", "align_heads"): 2,
 }
 TTS_MODES = ("continuation", "cross")
 

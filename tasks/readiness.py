@@ -9,7 +9,9 @@ held-out pass of each stage (:mod:`bench.tasks.lm.heldout`, valid split) gives, 
   codebook counts compare: a 75 Hz codec is not rewarded for spreading the same audio over more tokens.
   The AR model's figure covers codebook 0 and its EOS (the length decision is part of what it models);
   the NAR model's covers levels 1..n_q-1 of the frames it predicts (all levels counted per second);
-- ``ppl@level<k>``: exp of the mean nats per code of level k (EOS left out: it is not a code).
+- ``ppl@level<k>``: exp of the mean nats per code of level k (EOS left out: it is not a code);
+- ``text_bps@<stage>`` (text-conditioned tasks): bits per second the model's text saves it, against the same
+  pass with another utterance's text (:func:`text_record`): whether the LM reads at all.
 
 Values are corpus figures (ratios of sums over utterances, like corpus WER); the 95% CI resamples valid
 utterances, whole speakers first when there are several (``bench.metrics.stats.bootstrap``).
@@ -47,12 +49,13 @@ def bits_per_second(h: HeldOut, frame_rate: float) -> tuple[list[float], list[fl
 
 
 def records(stage: str, h: HeldOut, frame_rate: float, groups: Sequence[str] | None,
-            extra: dict | None = None) -> list[dict]:
+            extra: dict | None = None, other: HeldOut | None = None) -> list[dict]:
     """Record fields (metric, backend, value, n, CI, scorer, per_item, variant, extra) of one stage's pass.
 
     The stage names the decoding variant of its bits-per-second row (``nll_bps@ar``, ``nll_bps@nar``;
     ``nll_bps`` for the one-model tasks, whose one variant "lm" records carry as none); per-level rows have none
-    (``ppl@level<k>``: a decode variant would make every NAR level one cell)."""
+    (``ppl@level<k>``: a decode variant would make every NAR level one cell). ``other``, the same pass with each
+    utterance's text swapped for another's, adds ``text_bps@<stage>`` (:func:`text_records`)."""
     g = list(groups) if groups is not None else None
     clusters = len(set(g)) if g is not None else None
     n = len(h.ids)
@@ -75,7 +78,30 @@ def records(stage: str, h: HeldOut, frame_rate: float, groups: Sequence[str] | N
         out.append({**base, "metric": f"ppl@level{level}", "variant": None, "value": _exp(val), "ci_low": _exp(lo),
                     "ci_high": _exp(hi), "scorer": _scorer("ppl", n, clusters), "per_item": _with_groups(per, g),
                     "extra": {**ex, "tokens": sum(toks), "nll_nats_per_token": val}})
+    if other is not None:
+        out.append(text_record(stage, h, other, frame_rate, g, base, ex))
     return out
+
+
+def text_record(stage: str, h: HeldOut, other: HeldOut, frame_rate: float, groups: list[str] | None, base: dict,
+                extra: dict) -> dict:
+    """``text_bps@<stage>``: bits per second of audio the model saves by reading the utterance's own text rather
+    than another utterance's, on the same codes (paired per utterance). Why: a TTS LM that ignores its text
+    still models speech well (low NLL) and babbles; this is the share of its prediction that comes from the
+    text, readable long before its samples are intelligible. 0 = the text is ignored; higher is better."""
+    if other.ids != h.ids or other.frames != h.frames:
+        raise ValueError(f"readiness: the other-text pass of {stage} scored other utterances than its held-out pass")
+    bits, secs = bits_per_second(h, frame_rate)
+    obits, _ = bits_per_second(other, frame_rate)
+    gain = [o - b for o, b in zip(obits, bits, strict=True)]
+    val, lo, hi = _ratio(gain, secs, groups)
+    n, clusters = len(h.ids), len(set(groups)) if groups is not None else None
+    per = {"ids": list(h.ids), "values": [x / s if s > 0 else None for x, s in zip(gain, secs, strict=True)],
+           "num": [round(x, 6) for x in gain], "den": [round(s, 6) for s in secs]}
+    metric = "text_bps" if stage == "lm" else f"text_bps@{stage}"
+    return {**base, "metric": metric, "variant": stage, "value": val, "ci_low": lo, "ci_high": hi,
+            "higher_is_better": True, "scorer": _scorer("text_bps", n, clusters), "per_item": _with_groups(per, groups),
+            "extra": {**extra, "text_swap": "each utterance's text replaced by the next valid utterance's"}}
 
 
 def _exp(x: float | None) -> float | None:

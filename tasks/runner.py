@@ -387,14 +387,17 @@ def readiness_fields(task_obj, ctx, manifest: Path, stages, log) -> tuple[list[d
     out, ids = [], None
     for s in stages:
         p = ctx.run_dir / f"{s}.train.json"
-        held = json.loads(p.read_text()).get("heldout") if p.is_file() else None
+        summary = json.loads(p.read_text()) if p.is_file() else {}
+        held = summary.get("heldout")
         if not held:
             log(f"readiness: {s} has no held-out pass (no valid split, or trained before it existed)")
             continue
         h = HeldOut.from_json(held)
+        other = summary.get("heldout_other_text") if task_obj.text_field else None
         groups = [ctx.by_id[i].get(task_obj.group_field) for i in h.ids] if task_obj.group_field else None
         groups = None if groups is None or any(g in (None, "") for g in groups) else [str(g) for g in groups]
-        out += readiness.records(s, h, ctx.frame_rate, groups, task_obj.record_extra(ctx))
+        out += readiness.records(s, h, ctx.frame_rate, groups, task_obj.record_extra(ctx),
+                                 HeldOut.from_json(other) if other else None)
         ids = sorted(set(ids or []) | set(h.ids))
     if ids is None:
         return [], None

@@ -24,6 +24,7 @@ Held-out passes (:mod:`bench.tasks.lm.heldout`) use the same layouts over the va
 
 from __future__ import annotations
 
+import copy
 import zlib
 from collections.abc import Iterator
 from typing import ClassVar
@@ -42,6 +43,7 @@ torch = lazy("torch")
 _gen = lazy("bench.tasks.lm.generate")
 _train = lazy("bench.tasks.lm.train")
 _heldout = lazy("bench.tasks.lm.heldout")
+_align = lazy("bench.tasks.lm.align")
 
 
 def _pad_stack(seqs: list[np.ndarray], value: int) -> torch.Tensor:
@@ -134,7 +136,19 @@ class _TTSData:
         return np.random.default_rng([seed, zlib.crc32(stage.encode()), VAL_TAG, b])
 
 
-class TTSAR:
+class _OtherText:
+    """The held-out pass with each valid utterance's text swapped for the next one's (:class:`~bench.tasks.lm.
+    heldout.TextConditioned`); prompts and codes stay the utterance's own."""
+
+    d: _TTSData
+
+    def with_other_text(self):
+        d = copy.copy(self.d)
+        d.text = _heldout.other_text(d.text)
+        return type(self)(d)
+
+
+class TTSAR(_OtherText):
     """Codebook 0, causal. Cross: predict target frames then EOS after [prompt | SEP]. Continuation: the whole
     utterance after BOS, then EOS (VALL-E; at test the prompt frames are a given prefix of the same sequence)."""
 
@@ -145,19 +159,23 @@ class TTSAR:
     def n_examples(self) -> int:
         return len(self.d.rows)
 
-    def _example(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-        """(input [1, L], target [1, L], frames of codes scored)."""
+    def _example(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """(input [1, L], target [1, L], frames of codes scored, input position where the utterance's own
+        frames start: BOS or SEP, the span the guided-attention loss aligns with the text)."""
         v, t = self.d.v, self.d.codes[i][:1]
         if self.d.mode == "continuation":
             x = np.concatenate([[[v + BOS]], t], axis=1)
-            return x, np.concatenate([t, [[v + EOS]]], axis=1), t.shape[1]
+            return x, np.concatenate([t, [[v + EOS]]], axis=1), t.shape[1], 0
         p = self.d.prompt(i, rng)[:1]
         x = np.concatenate([p, [[v + SEP]], t], axis=1)
-        return x, np.concatenate([np.full_like(p, IGNORE), t, [[v + EOS]]], axis=1), t.shape[1]
+        return x, np.concatenate([np.full_like(p, IGNORE), t, [[v + EOS]]], axis=1), t.shape[1], p.shape[1]
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         ex = [self._example(int(i), rng) for i in idx]
-        return _batch([self.d.text[int(i)] for i in idx], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+        b = _batch([self.d.text[int(i)] for i in idx], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+        b["align_start"] = torch.tensor([e[3] for e in ex])
+        b["align_len"] = torch.tensor([e[2] + 1 for e in ex])  # BOS/SEP + the frames
+        return b
 
     def val_batches(self, batch_size: int) -> Iterator:
         """Every held-out utterance once, in order, in batches built afresh (and alike) at every pass."""
@@ -171,10 +189,19 @@ class TTSAR:
         return model(batch["text"], batch["audio"], batch["key_mask"])
 
     def loss(self, model, batch):
-        return _train.masked_ce(self.logits(model, batch), batch["target"])
+        """Cross-entropy, plus ``train.align_weight`` x the guided-attention loss when that is on
+        (:mod:`bench.tasks.lm.align`; held-out passes score the cross-entropy alone)."""
+        tc = self.d.ctx.cfg.train
+        if tc.align_weight <= 0:
+            return _train.masked_ce(self.logits(model, batch), batch["target"])
+        logits, attn = model(batch["text"], batch["audio"], batch["key_mask"],
+                             text_attn=(tc.align_layer, tc.align_heads))
+        guide = _align.guided_attention_loss(attn, (batch["text"] != T_PAD).sum(1), batch["align_start"],
+                                             batch["align_len"], tc.align_sigma)
+        return _train.masked_ce(logits, batch["target"]) + tc.align_weight * guide
 
 
-class TTSNAR:
+class TTSNAR(_OtherText):
     """Codebooks 1..n_q-1, bidirectional: given levels < k of the target (and the full prompt), predict level k."""
 
     def __init__(self, data: _TTSData) -> None:

@@ -76,6 +76,35 @@ def test_new_fields_leave_older_presets_hash_alone():
         assert same.hash == cfg.hash
         assert load_task_config("tts", preset, ["data.tts_mode=continuation"]).hash != cfg.hash
         assert load_task_config("tts", preset, ["train.val_every=20"]).hash != cfg.hash
+        assert load_task_config("tts", preset, ["train.align_weight=0.0", "train.align_sigma=0.2"]).hash == cfg.hash
+        assert load_task_config("tts", preset, ["train.align_weight=1.0"]).hash != cfg.hash
+
+
+def test_guided_attention_adds_to_the_ar_training_loss_only(manifest, tmp_path):
+    import torch
+
+    from bench.tasks.lm import heldout as ho
+    from bench.tasks.lm.train import build_model, masked_ce
+
+    ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation", "train.align_weight=1.0",
+                                          "train.align_layer=0"])
+    task = TTSTask()
+    ar = task.objective("ar", ctx)
+    b = ar.batch(np.arange(2), np.random.default_rng(0))
+    assert b["align_start"].tolist() == [0, 0]  # continuation: the whole utterance from BOS on
+    assert b["align_len"].tolist() == [int(n) + 1 for n in b["n_tokens"] - 1]  # BOS + frames (targets: frames+EOS)
+    model = build_model(ctx.cfg, ar.shape, 0).eval()
+    with torch.no_grad():
+        ce = masked_ce(ar.logits(model, b), b["target"])
+        total = ar.loss(model, b)
+    assert float(total) > float(ce) > 0  # an untrained model's heads are far from the diagonal
+    h = task.heldout("ar", ctx)
+    vb = list(h.val_batches(4))
+    got = ho.evaluate(model, h, vb, ar.shape.code_vocab, torch.device("cpu"))
+    with torch.no_grad():
+        want = sum(float(masked_ce(h.logits(model, v.batch), v.batch["target"])) * int(v.batch["n_tokens"].sum())
+                   for v in vb) / sum(int(v.batch["n_tokens"].sum()) for v in vb)
+    assert abs(got.mean_nll() - want) < 1e-4  # held-out: cross-entropy alone
 
 
 @pytest.mark.parametrize("mode", ["cross", "continuation"])
@@ -147,6 +176,27 @@ def test_nll_bits_per_second_matches_a_hand_computation(manifest, tmp_path):
     assert recs["ppl@level0"]["variant"] is None and bps["variant"] == "ar"
 
 
+def test_text_use_is_the_nll_the_own_text_saves_over_another_utterances(manifest, tmp_path):
+    ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
+    obj = TTSTask().heldout("nar", ctx)
+    other = obj.with_other_text()
+    assert other.d.text == [obj.d.text[(i + 1) % 4] for i in range(4)] and other.d.codes is obj.d.codes
+    assert all(a != b for a, b in zip(other.d.text, obj.d.text, strict=True))  # every utterance reads another's
+    model = build_model(ctx.cfg, obj.shape, 3).eval()
+    dev = torch.device("cpu")
+    h = ho.evaluate(model, obj, obj.val_batches(3), obj.shape.code_vocab, dev)
+    o = ho.evaluate(model, other, other.val_batches(3), obj.shape.code_vocab, dev)
+    rec = {r["metric"]: r for r in readiness.records("nar", h, ctx.frame_rate, None, other=o)}["text_bps@nar"]
+    bits = [sum(v[i] for v in x.nll.values()) / math.log(2) for x in (h, o) for i in range(4)]
+    assert rec["value"] == pytest.approx((sum(bits[4:]) - sum(bits[:4])) / (sum(h.frames) / ctx.frame_rate))
+    assert rec["higher_is_better"] is True and rec["per_item"]["ids"] == VALID
+    same = readiness.records("nar", h, ctx.frame_rate, None, other=h)[-1]
+    assert same["metric"] == "text_bps@nar" and same["value"] == 0  # text that changes nothing is worth 0 bits
+    with pytest.raises(ValueError, match="other utterances"):
+        readiness.records("nar", h, ctx.frame_rate, None, other=ho.HeldOut(h.ids[::-1], h.frames[::-1], o.nll,
+                                                                           o.tokens))
+
+
 def test_continuation_examples_prompt_with_the_utterances_own_start(manifest, tmp_path):
     ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
     d = _TTSData.train(ctx)
@@ -159,7 +209,7 @@ def test_continuation_examples_prompt_with_the_utterances_own_start(manifest, tm
     held = _TTSData(ctx, ctx.split("valid"), (0, "nar"))
     assert {held.prompt_len(c.shape[1], np.random.default_rng(s)) for s in range(5)} == {hi}  # held-out: the limit
     p = d.prompt_len(c.shape[1], np.random.default_rng(1))  # the NAR example's one draw: its prompt length
-    x, y, frames = TTSAR(d)._example(0, rng)  # VALL-E's AR: the whole utterance after BOS, then EOS
+    x, y, frames, start = TTSAR(d)._example(0, rng)  # VALL-E's AR: the whole utterance after BOS, then EOS
     assert x[0, 0] == v + BOS and np.array_equal(x[0, 1:], c[0]) and np.array_equal(y[0], [*c[0], v + EOS])
     assert frames == c.shape[1]
     x, y, frames = TTSNAR(d)._example(0, 2, np.random.default_rng(1))  # [own prompt | SEP | rest], level 2
@@ -245,11 +295,14 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
     for i, row in stored["items"].items():
         assert task.prompt_codes(rctx.by_id[i], rctx).shape[1] == row["prompt_frames"]
     ready = {r["metric"]: r for r in recs if r["backend"]["name"] == "bench.lm_readiness"}
-    assert set(ready) == {"nll_bps@ar", "nll_bps@nar", "ppl@level0", "ppl@level1", "ppl@level2", "ppl@level3"}
+    assert set(ready) == {"nll_bps@ar", "nll_bps@nar", "ppl@level0", "ppl@level1", "ppl@level2", "ppl@level3",
+                          "text_bps@ar", "text_bps@nar"}
     for r in ready.values():
         assert r["kind"] == "task" and r["per_item"]["ids"] == VALID and r["data"]["subset"] == "valid:all"
-        assert r["data"]["items"] == 4 and r["data"]["speakers"] == 2 and r["value"] > 0
-        assert r["variant"]["decode"] == {"nll_bps@ar": "ar", "nll_bps@nar": "nar"}.get(r["metric"])
+        assert r["data"]["items"] == 4 and r["data"]["speakers"] == 2
+        assert r["value"] > 0 or r["metric"].startswith("text_bps")  # a random model's text may cost bits
+        assert r["variant"]["decode"] == {"nll_bps@ar": "ar", "nll_bps@nar": "nar", "text_bps@ar": "ar",
+                                          "text_bps@nar": "nar"}.get(r["metric"])
     curve = ready["nll_bps@ar"]["extra"]["train_curve"]
     assert curve["ar"]["val_step"] == [3, 7] and curve["nar"]["val_loss"] and len(curve["ar"]["loss"]) == 8
 

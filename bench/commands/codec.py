@@ -11,7 +11,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     @app.command("train-codec")
     def train_codec_cmd(
         name: str = typer.Argument(..., help="A trainable codec: xcodec, xcodec-acoustic, encodec@here, ..."),
-        preset: str = typer.Option("smoke", "--preset", help="smoke | small | paper"),
+        preset: str = typer.Option("smoke", "--preset", help="smoke | cpu | small | paper"),
         sets: list[str] = typer.Option([], "--set", help="Override a config value: --set train.steps=100"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
         device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),

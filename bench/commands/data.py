@@ -14,7 +14,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     @data_app.command("build")
     def build_cmd(
         recipe: str = typer.Argument(..., help="speech | speech-real | music | sound | folder"),
-        preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | small | paper (or a recipe's own)"),
+        preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | cpu | small | paper (or a recipe's own)"),
         data_dir: Path | None = DataDir,
         overrides: list[str] = SetOpt,
         force: bool = typer.Option(False, "--force", help="Rewrite manifest and stats even if marked done."),

@@ -32,7 +32,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     def run_cmd(
         codec: str = typer.Option(..., "--codec", help="Codec name, comma list, or 'all'."),
         task: str = typer.Option(..., "--task", help="tts, music, sound, or a comma list."),
-        preset: str = typer.Option("smoke", "--preset", help="smoke | small | paper."),
+        preset: str = typer.Option("smoke", "--preset", help="smoke (CI) | cpu (make bench) | small | paper."),
         force: bool = typer.Option(False, "--force", help="Rerun a finished run from scratch."),
         set_: list[str] = typer.Option([], "--set", help="Override a task config value: --set train.steps=50. "
                                        "The run files under its own preset variant (smoke+set-<hash>)."),

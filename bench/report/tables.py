@@ -24,7 +24,7 @@ READINESS_BACKEND = "bench.lm_readiness"
 METRIC_LABELS = {
     "wer": "WER", "cer": "CER", "spk": "speaker sim", "mos": "MOS", "pesq": "PESQ", "stoi": "STOI",
     "sisdr": "SI-SDR", "mel": "mel L1", "fad": "FAD", "dwer": "dWER", "nll_bps": "held-out NLL (bits/s)",
-    "ppl": "held-out perplexity",
+    "ppl": "held-out perplexity", "text_bps": "text use (bits/s)",
 }
 # Error rates whose corpus aggregate differs from the familiar mean of per-utterance rates: labelled "corpus".
 CORPUS_LABELLED = ("wer", "cer", "dwer")

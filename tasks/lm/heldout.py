@@ -46,6 +46,14 @@ class HeldOutObjective(Protocol):
     def logits(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
 
+class TextConditioned(Protocol):
+    """A held-out objective whose model reads text can give itself with every utterance's text swapped for
+    another's (:func:`other_text`): the NLL it adds is what the model draws from the text, read by
+    :mod:`bench.tasks.readiness` as ``text_bps`` (a model that ignores its text scores 0)."""
+
+    def with_other_text(self) -> HeldOutObjective | None: ...
+
+
 def code_levels(target: torch.Tensor, code_vocab: int) -> torch.Tensor:
     """Codebook level of each target [B, K, L]: the stream index for a code, -1 for a special (EOS).
 
@@ -118,6 +126,12 @@ def evaluate(model: torch.nn.Module, objective: HeldOutObjective, batches: Itera
     keys = sorted({k for d in per.values() for k in d}, key=lambda k: (k == OTHER, int(k) if k != OTHER else 0))
     return HeldOut(ids, [frames[i] for i in ids], {k: [per[i].get(k, [0.0, 0])[0] for i in ids] for k in keys},
                    {k: [per[i].get(k, [0.0, 0])[1] for i in ids] for k in keys})
+
+
+def other_text(texts: list) -> list:
+    """Each utterance's text replaced by the next one's (the last takes the first's): a derangement for two or
+    more utterances, fixed, so the "other text" pass is one for every codec and rerun."""
+    return texts[1:] + texts[:1] if len(texts) > 1 else list(texts)
 
 
 def chunks(n: int, size: int) -> list[range]:

@@ -14,7 +14,7 @@ import torch
 
 from bench.tasks.lm import patterns
 from bench.tasks.lm.generate import ar_generate, sample
-from bench.tasks.lm.heldout import ValBatch, chunks, code_levels
+from bench.tasks.lm.heldout import ValBatch, chunks, code_levels, other_text
 from bench.tasks.lm.train import IGNORE, masked_ce
 from bench.tasks.lm.transformer import BOS, N_SPECIAL, PAD, T_PAD, LMShape
 
@@ -39,6 +39,13 @@ class PatternObjective:
 
     def n_examples(self) -> int:
         return len(self.codes)
+
+    def with_other_text(self) -> PatternObjective | None:
+        """The same clips with each one's text (caption) swapped for the next one's (held-out ``text_bps``);
+        None when every clip has the same text (music: a lone BOS), so swapping means nothing."""
+        if all(t == self.texts[0] for t in self.texts):
+            return None
+        return PatternObjective(other_text(self.texts), self.codes, self.kind, self.n_q, self.v, self.frames, self.ids)
 
     def _crop(self, i: int, rng: np.random.Generator | None) -> np.ndarray:
         c = self.codes[i][: self.n_q]

@@ -201,6 +201,11 @@ def train(
         summary["final_val_loss"] = val_curve[-1][1] if val_curve else None
         if last_val is not None:
             summary["heldout"] = {"split": "valid", "step": int(val_curve[-1][0]), **last_val.to_json()}
+            other = getattr(heldout, "with_other_text", None)
+            o = other() if other is not None else None
+            if o is not None:  # the same pass with each utterance's text swapped for another's
+                summary["heldout_other_text"] = ho.evaluate(model, o, o.val_batches(tc.batch_size),
+                                                            objective.shape.code_vocab, dev, amp).to_json()
         # weights first (with their summary), the summary file last: it marks the stage done
         _save(final, {"model": model.state_dict(), "meta": meta, "shape": objective.shape.__dict__,
                       "summary": summary})

@@ -51,7 +51,12 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.p_attn = dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, cache: dict | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None, cache: dict | None, text_attn: tuple[int, int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (output, text attention). ``text_attn=(text_len, heads)``: also return the first ``heads`` heads'
+        attention of the audio queries over the text keys alone, renormalised over them ([B, heads, La, Lt]),
+        the quantity the guided-attention loss shapes (:mod:`bench.tasks.lm.align`)."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         if cache is not None:
@@ -61,7 +66,15 @@ class Block(nn.Module):
             cache["k"], cache["v"] = k, v
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p_attn if self.training else 0.0)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, n, d)))
-        return x + self.drop(self.mlp(self.ln2(x)))
+        probs = None
+        if text_attn is not None:
+            lt, h = text_attn
+            s = q[:, :h, lt:] @ k[:, :h, :lt].transpose(-1, -2) * (q.shape[-1] ** -0.5)
+            if mask is not None:  # the key-padding part of the mask over text keys (causality never hides text)
+                m = mask[:, :, lt:, :lt] if mask.shape[2] > 1 else mask[:, :, :, :lt]
+                s = s.masked_fill(~m.expand_as(s), float("-inf"))
+            probs = s.float().softmax(-1)
+        return x + self.drop(self.mlp(self.ln2(x))), probs
 
 
 class TokenLM(nn.Module):
@@ -116,22 +129,34 @@ class TokenLM(nn.Module):
         level: torch.Tensor | None = None,
         cache: list[dict] | None = None,
         audio_start: int = 0,
-    ) -> torch.Tensor:
+        text_attn: tuple[int, int] | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits [B, K, La, vocab] for the audio positions.
 
         ``key_mask`` [B, L_total_keys] is True where a key is real. With ``cache`` (a list of one dict
         per block, filled in place) the call appends to earlier keys: pass ``text=None`` after the first.
+        ``text_attn=(layer, heads)`` (training, with text): return ``(logits, attention)``, the attention of
+        that layer's first ``heads`` heads from audio to text (:meth:`Block.forward`).
         """
         x = self.embed(text, audio, level, audio_start)
         n = x.shape[1]
         past = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
         mask = self._mask(n, past, key_mask, x.device)
+        attn = None
         for i, blk in enumerate(self.blocks):
-            x = blk(x, mask, cache[i] if cache is not None else None)
+            want = (text.shape[1], text_attn[1]) if text_attn is not None and text is not None and i == text_attn[0] \
+                else None
+            x, p = blk(x, mask, cache[i] if cache is not None else None, want)
+            attn = p if p is not None else attn
         la = audio.shape[2]
         h = self.ln_f(x[:, n - la :])
         b = h.shape[0]
-        return self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
+        logits = self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
+        if text_attn is not None:
+            if attn is None:
+                raise ValueError(f"text_attn={text_attn}: needs text and a layer index < {len(self.blocks)}")
+            return logits, attn
+        return logits
 
     def _mask(self, n: int, past: int, key_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
         m = None
