@@ -3,6 +3,7 @@ whether the artefacts are bit-identical, and by how much the headline numbers di
 
     python scripts/repro.py --preset smoke --codec xcodec            # -> results/repro/smoke.json
     python scripts/repro.py --preset smoke --set train.steps=20 ...  # a cheaper chain (its own variant)
+    python scripts/repro.py --preset smoke --threads2 1              # replica 2 on 1 thread: the spread
 
 The chain is what a user runs: `bench data build` (via the run), `bench train-codec` (via the run) and
 `bench run --task tts`. Stages compared: data (every file of the dataset), codec (the exported generator's
@@ -74,8 +75,10 @@ def digests(data: Path, results: Path, task: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def run_chain(root: Path, args) -> float:
+def run_chain(root: Path, args, threads: int | None = None) -> float:
     env = {**os.environ, "BENCH_DATA": str(root / "data"), "BENCH_RESULTS": str(root / "results")}
+    if threads:  # another float summation order in every parallel kernel: a stand-in for another machine
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "bench.cli", "run", "--codec", args.codec, "--task", args.task, "--preset",
            args.preset, "--data-dir", str(root / "data"), "--results-dir", str(root / "results")]
     for s in args.set:
@@ -115,17 +118,21 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="task override (as bench run --set)")
     ap.add_argument("--out", type=Path, default=None, help="default results/repro/<preset>.json")
     ap.add_argument("--keep", action="store_true", help="keep the two replica folders (printed)")
+    ap.add_argument("--threads2", type=int, default=None,
+                    help="run the second replica with this many CPU threads (OMP/MKL): how far the numbers move "
+                         "when only the floating-point summation order changes, as on another machine")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-repro-"))
     reps, walls = [], []
     for i in (1, 2):
         root = tmp / f"replica{i}"
         root.mkdir()
-        walls.append(round(run_chain(root, args), 1))
+        walls.append(round(run_chain(root, args, args.threads2 if i == 2 else None), 1))
         reps.append(digests(root / "data", root / "results", args.task))
     table = compare(*reps)
     out = {"command": "python scripts/repro.py " + " ".join(sys.argv[1:]),
            "machine": f"{platform.machine()} {os.cpu_count()} cpu", "wall_s": walls, "stages": table,
+           "replica2_threads": args.threads2,
            "digests": {k: v for k, v in reps[0].items() if not k.startswith("_")}}
     path = args.out or ROOT / "results" / "repro" / f"{args.preset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

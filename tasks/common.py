@@ -58,6 +58,11 @@ class LMTask(Task):
     # of each group, and CIs resample groups before items
     group_field: ClassVar[str | None] = None
 
+    def text_spec(self, cfg: TaskConfig) -> tuple[str | None, str]:
+        """(manifest field the LM reads, token unit) under ``cfg``; the class's own unless a task lets the
+        config choose (tts: ``data.tts_text``)."""
+        return self.text_field, self.text_unit
+
     def shapes(self, cfg: TaskConfig) -> dict:
         raise NotImplementedError
 

@@ -29,6 +29,9 @@ class DataCfg:
     # continuation task) or "cross" (a clip of another utterance of the same voice). The default keeps the
     # presets made before the field existed; new presets say "continuation" (docs/TASKS.md)
     tts_mode: str = "cross"
+    # tts text the LM reads: "phonemes" (the manifest's IPA string, one token per symbol) or "words" (its text,
+    # one token per lower-cased word: for closed-vocabulary recipes such as grammar, docs/TASKS.md)
+    tts_text: str = "phonemes"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class TrainCfg:
     align_sigma: float = 0.2
     align_layer: int = 1
     align_heads: int = 2
+    # tts AR: fraction of the input codes replaced by random codes (targets untouched), so that the next frame
+    # cannot be read off the previous ones alone and the text has to carry the words; 0 = off
+    input_noise: float = 0.0
     precision: str = "auto"  # auto: bf16 autocast + TF32 on CUDA, fp32 on CPU; or "fp32"/"bf16"
 
 
@@ -84,6 +90,10 @@ class TaskConfig:
     metrics: tuple[str, ...] = ()  # metric backends, e.g. "wer/faster-whisper-tiny.en"
 
     def __post_init__(self) -> None:
+        if self.data.tts_text not in TTS_TEXTS:
+            raise ValueError(f"data.tts_text={self.data.tts_text!r}; known: {', '.join(TTS_TEXTS)}")
+        if not 0 <= self.train.input_noise < 1:
+            raise ValueError(f"train.input_noise={self.train.input_noise}: a fraction in [0, 1)")
         t, lm = self.train, self.lm
         if t.align_weight > 0 and not (0 <= t.align_layer < lm.n_layers and 0 < t.align_heads <= lm.n_heads):
             raise ValueError(f"train.align_layer={t.align_layer} / align_heads={t.align_heads}: the LM has "
@@ -106,8 +116,11 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
     ("train", "align_sigma"): 0.2,
     ("train", "align_layer"): 1,
     ("train", "align_heads"): 2,
+    ("train", "input_noise"): 0.0,
+    ("data", "tts_text"): "phonemes",
 }
 TTS_MODES = ("continuation", "cross")
+TTS_TEXTS = {"phonemes": ("phonemes", "char"), "words": ("text", "word")}  # -> (manifest field, token unit)
 
 
 def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[str] = ()) -> TaskConfig:
@@ -121,5 +134,5 @@ def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[s
     return cfg
 
 
-__all__ = ["HASH_NEUTRAL", "TTS_MODES", "DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg", "load_task_config",
-           "to_dict"]
+__all__ = ["HASH_NEUTRAL", "TTS_MODES", "TTS_TEXTS", "DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg",
+           "load_task_config", "to_dict"]

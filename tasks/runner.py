@@ -77,13 +77,14 @@ def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Pat
         raise RuntimeError(f"{manifest} changed after it was tokenized ({len(missing)} clips not in {cache.dir}, "
                            f"e.g. {missing[0]!r}); rerun to tokenize the new manifest")
     vocab = None
-    if task_obj.text_field:
+    field, unit = task_obj.text_spec(cfg)
+    if field:
         vp = run_dir / "vocab.json"
         if vp.is_file():
             vocab = Vocab.load(vp)
         else:
-            texts = [r.get(task_obj.text_field) or "" for r in rows if r["split"] == "train"]
-            vocab = Vocab.build(texts, task_obj.text_unit, cfg.lm.text_vocab)
+            texts = [r.get(field) or "" for r in rows if r["split"] == "train"]
+            vocab = Vocab.build(texts, unit, cfg.lm.text_vocab)
             vocab.save(vp)
     return Context(cfg, rows, manifest, cache, run_dir, codebook_size, vocab)
 

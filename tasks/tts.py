@@ -35,6 +35,7 @@ from bench.lazy import lazy
 from bench.metrics import Item
 from bench.tasks import prompt_cut
 from bench.tasks.common import Context, LMTask
+from bench.tasks.config import TTS_TEXTS
 from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP, T_PAD, LMShape
 from bench.tasks.score import groups_of, metric_of, score_items
 
@@ -86,7 +87,8 @@ class _TTSData:
         self.ctx, self.n_q, self.v, self.mode = ctx, cfg.data.n_q, cfg.lm.audio_vocab, tts_mode(cfg)
         self.rows, self.val_seed = rows, val_seed
         self.ids = [r["id"] for r in rows]
-        self.text = [ctx.vocab.encode(r["phonemes"]) for r in rows]
+        field = TTS_TEXTS[cfg.data.tts_text][0]
+        self.text = [ctx.vocab.encode(r[field]) for r in rows]
         self.codes = [ctx.cache.codes(r["id"], self.n_q) for r in rows]
         by_spk: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
@@ -172,6 +174,11 @@ class TTSAR(_OtherText):
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         ex = [self._example(int(i), rng) for i in idx]
+        noise = self.d.ctx.cfg.train.input_noise
+        if noise > 0:  # random codes in place of some input codes (never BOS/SEP, never a target)
+            cb = self.d.ctx.codebook_size
+            ex = [(np.where((e[0] < cb) & (rng.random(e[0].shape) < noise), rng.integers(0, cb, e[0].shape), e[0]),
+                   *e[1:]) for e in ex]
         b = _batch([self.d.text[int(i)] for i in idx], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
         b["align_start"] = torch.tensor([e[3] for e in ex])
         b["align_len"] = torch.tensor([e[2] + 1 for e in ex])  # BOS/SEP + the frames
@@ -279,6 +286,10 @@ class TTSTask(LMTask):
     def __init__(self) -> None:
         self._cuts: dict[tuple[str, str], prompt_cut.Cut] = {}  # (run dir, item id) -> its continuation prompt
 
+    def text_spec(self, cfg) -> tuple[str, str]:
+        """``data.tts_text``: the IPA phonemes one symbol a token, or the words one word a token."""
+        return TTS_TEXTS[cfg.data.tts_text]
+
     def shapes(self, cfg) -> dict:
         v, q = cfg.lm.audio_vocab, cfg.data.n_q
         return {"ar": LMShape(1, v, 0, True), "nar": LMShape(q, v, q, False)}
@@ -347,7 +358,7 @@ class TTSTask(LMTask):
         cont = tts_mode(cfg) == "continuation"
         g = _gen.item_generator(cfg.generate.seed, item["id"])
         dev = next(models["ar"].parameters()).device
-        text = torch.tensor(ctx.vocab.encode(item["phonemes"]))
+        text = torch.tensor(ctx.vocab.encode(item[TTS_TEXTS[cfg.data.tts_text][0]]))
         prompt = self.prompt_codes(item, ctx)
         if cont:  # the prompt frames are the start of the utterance the AR model continues
             prefix = torch.from_numpy(np.concatenate([[[v + BOS]], prompt[:1]], axis=1))

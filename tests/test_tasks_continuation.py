@@ -176,6 +176,32 @@ def test_nll_bits_per_second_matches_a_hand_computation(manifest, tmp_path):
     assert recs["ppl@level0"]["variant"] is None and bps["variant"] == "ar"
 
 
+def test_tts_reads_words_when_the_config_says_so(manifest, tmp_path):
+    from bench.tasks.lm.text import split_text
+
+    ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation", "data.tts_text=words"])
+    assert ctx.vocab.unit == "word" and TTSTask().text_spec(ctx.cfg) == ("text", "word")
+    d = _TTSData.train(ctx)
+    assert [len(t) - 2 for t in d.text] == [len(split_text(r["text"], "word")) for r in d.rows]  # BOS + words + EOS
+    with pytest.raises(ValueError, match="tts_text"):
+        load_task_config("tts", "smoke", ["data.tts_text=letters"])
+
+
+def test_input_noise_replaces_some_input_codes_and_no_target(manifest, tmp_path):
+    clean = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
+    noisy = _ctx(manifest, tmp_path, ["data.tts_mode=continuation", "train.input_noise=0.3"])
+    a = TTSAR(_TTSData.train(clean)).batch(np.arange(4), np.random.default_rng(5))
+    b = TTSAR(_TTSData.train(noisy)).batch(np.arange(4), np.random.default_rng(5))
+    c = TTSAR(_TTSData.train(noisy)).batch(np.arange(4), np.random.default_rng(5))
+    assert torch.equal(a["target"], b["target"]) and torch.equal(b["audio"], c["audio"])  # seeded by the step
+    codes = a["audio"] < 64  # the fixture codec's codebook: BOS and padding are never replaced
+    changed = a["audio"] != b["audio"]
+    assert not (changed & ~codes).any() and 0.15 < changed.sum() / codes.sum() < 0.35
+    assert (b["audio"][codes] < 64).all()
+    with pytest.raises(ValueError, match="input_noise"):
+        load_task_config("tts", "smoke", ["train.input_noise=1.5"])
+
+
 def test_text_use_is_the_nll_the_own_text_saves_over_another_utterances(manifest, tmp_path):
     ctx = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
     obj = TTSTask().heldout("nar", ctx)
