@@ -8,6 +8,7 @@ repo=$PWD
 d=${MEASURE_DIR:-$(mktemp -d)}
 git clone -q "$repo" "$d/clone"
 cd "$d/clone"
+commit=$(git rev-parse --short HEAD)
 t0=$(date +%s.%N)
 # every output line gets the seconds since start (tqdm's carriage-return updates stay on their line)
 make bench 2>&1 | while IFS= read -r line; do printf '%.1f %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$line"; done \
@@ -23,9 +24,9 @@ if [ "${KEEP_RESULTS:-0}" = 1 ]; then
   cp -r results/plots/. "$repo/results/plots/"
 fi
 cd "$repo"
-python3 - "$t0" "$t1" "$data_mb" "$d/make_bench.log" <<'PY'
+python3 - "$t0" "$t1" "$data_mb" "$d/make_bench.log" "$commit" <<'PY'
 import json, os, platform, re, sys
-t0, t1, mb, log = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+t0, t1, mb, log, commit = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 # make echoes each recipe line before running it: its timestamp is when that command started
 starts = [(float(m.group(1)), m.group(2)) for m in
           (re.match(r"^([0-9.]+) (\.venv/bin/bench .*|bash scripts/setup\.sh)$", x) for x in open(log)) if m]
@@ -33,7 +34,7 @@ steps = [{"command": c, "wall_s": round((starts[i + 1][0] if i + 1 < len(starts)
          for i, (s, c) in enumerate(starts)]
 out = {"command": "bash scripts/measure_make_bench.sh", "what": "make bench on a fresh clone, warm venv cache",
        "machine": f"{platform.machine()} {os.cpu_count()} cpu", "wall_s": round(t1 - t0, 1), "data_dir_mb": mb,
-       "steps": steps}
+       "commit": commit, "steps": steps}
 os.makedirs("results", exist_ok=True)
 json.dump(out, open("results/make_bench.json", "w"), indent=2)
 print(json.dumps(out, indent=2))

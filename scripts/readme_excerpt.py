@@ -30,7 +30,8 @@ def measured() -> str:
                      f"venv {d['venv_gib']} GiB ({d['machine']}; `{d['command']}`)")
     if bench.is_file():
         d = json.loads(bench.read_text())
-        lines.append(f"- `make bench` ({d['what']}): {d['wall_s'] / 60:.1f} min, data dir {d['data_dir_mb']} MB "
+        at = f" at commit {d['commit']}" if d.get("commit") else ""
+        lines.append(f"- `make bench` ({d['what']}{at}): {d['wall_s'] / 60:.1f} min, data dir {d['data_dir_mb']} MB "
                      f"({d['machine']}; `{d['command']}`)")
         for step in d.get("steps", []):
             lines.append(f"  - `{step['command']}`: {step['wall_s'] / 60:.1f} min")

@@ -39,3 +39,28 @@ def test_file_digests_change_with_content(tmp_path):
     d1 = repro._files(tmp_path, "*.npy")
     (tmp_path / "x.npy").write_bytes(b"abd")
     assert d1 != repro._files(tmp_path, "*.npy") and list(d1) == ["x.npy"]
+
+
+def _script(name: str):
+    s = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py")
+    m = importlib.util.module_from_spec(s)
+    s.loader.exec_module(m)
+    return m
+
+
+def test_ci_tolerances_are_a_margin_over_the_largest_measured_difference_per_metric():
+    ci = _script("ci_baseline")
+    a = {**_rep("h", 0.5), "records": {"tts|xcodec|wer@ar|v": "1", "tts|reference|wer@ar|v": "2",
+                                       "tts|xcodec|nll_bps@ar|v": "3", "tts|xcodec|spk@ar|v": "4"},
+         "_values": {"tts|xcodec|wer@ar|v": 0.9, "tts|reference|wer@ar|v": 0.5, "tts|xcodec|nll_bps@ar|v": 300.0,
+                     "tts|xcodec|spk@ar|v": 0.7}}
+    b = {**a, "records": {**a["records"], "tts|xcodec|wer@ar|v": "x", "tts|reference|wer@ar|v": "y",
+                          "tts|xcodec|nll_bps@ar|v": "z"},
+         "_values": {**a["_values"], "tts|xcodec|wer@ar|v": 1.1, "tts|reference|wer@ar|v": 0.45,
+                     "tts|xcodec|nll_bps@ar|v": 300.0001}}
+    floors = ci.per_metric_floors({"stages": repro.compare(a, b)}, 3.0, 1e-3)
+    assert floors["wer@ar"]["abs_floor"] == 0.6  # 3 x the larger of 0.2 (xcodec) and 0.05 (reference)
+    assert floors["nll_bps@ar"]["abs_floor"] == 1e-3  # a tiny difference keeps the default floor
+    assert "spk@ar" not in floors  # identical in both replicas: no override
+    assert ci._sets("python scripts/repro.py --preset smoke --set train.steps=30 --set a=b") == ["train.steps=30",
+                                                                                                  "a=b"]
