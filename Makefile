@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup bench bench-smoke test test-slow lint clean
+.PHONY: setup bench bench-smoke test test-slow test-gate lint clean
 
 setup:
 	bash scripts/setup.sh
@@ -24,7 +24,11 @@ test: setup
 	$(PY) -m ruff check .
 
 test-slow: setup
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m "slow and not gate"
+
+# The regression gate on the values the CI-sized chain computes here (results/baselines/ci.json, issue #18)
+test-gate: setup
+	$(PY) -m pytest -q -m gate
 
 lint:
 	$(PY) -m ruff check .
