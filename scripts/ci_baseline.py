@@ -21,15 +21,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def gate_metric(name: str) -> str:
+    """A record's metric as the gate's ``per_metric`` names it: the decode variant (``wer@ar``) is a cell field
+    there, a level (``ppl@level0``) part of the name."""
+    base, _, tail = name.partition("@")
+    return name if tail.startswith(("level", "nq")) else base
+
+
 def per_metric_floors(repro: dict, margin: float, floor: float) -> dict[str, dict]:
-    """metric name -> {"abs_floor": margin x max |diff| over its cells (codecs, reference)}, from repro.py's
-    ``records`` row (keys ``task|codec|metric|preset``)."""
+    """gate metric name -> {"abs_floor": margin x max |diff| over its cells (codecs, reference, decode
+    variants)}, from repro.py's ``records`` row (keys ``task|codec|metric|preset``)."""
     rows = [r for r in repro["stages"] if r["stage"] == "records"]
     if not rows:
         raise SystemExit("error: the repro file has no records stage — rerun scripts/repro.py")
     worst: dict[str, float] = {}
     for key, d in rows[0].get("abs_diff", {}).items():
-        metric = key.split("|")[2]
+        metric = gate_metric(key.split("|")[2])
         worst[metric] = max(worst.get(metric, 0.0), float(d))
     return {m: {"abs_floor": round(max(floor, margin * d), 6)} for m, d in sorted(worst.items()) if d > 0}
 

@@ -59,8 +59,9 @@ def test_ci_tolerances_are_a_margin_over_the_largest_measured_difference_per_met
          "_values": {**a["_values"], "tts|xcodec|wer@ar|v": 1.1, "tts|reference|wer@ar|v": 0.45,
                      "tts|xcodec|nll_bps@ar|v": 300.0001}}
     floors = ci.per_metric_floors({"stages": repro.compare(a, b)}, 3.0, 1e-3)
-    assert floors["wer@ar"]["abs_floor"] == 0.6  # 3 x the larger of 0.2 (xcodec) and 0.05 (reference)
-    assert floors["nll_bps@ar"]["abs_floor"] == 1e-3  # a tiny difference keeps the default floor
-    assert "spk@ar" not in floors  # identical in both replicas: no override
+    assert floors["wer"]["abs_floor"] == 0.6  # 3 x the larger of 0.2 (xcodec) and 0.05 (reference)
+    assert floors["nll_bps"]["abs_floor"] == 1e-3  # a tiny difference keeps the default floor
+    assert "spk" not in floors  # identical in both replicas: no override
+    assert ci.gate_metric("ppl@level0") == "ppl@level0" and ci.gate_metric("wer@ar+nar") == "wer"
     assert ci._sets("python scripts/repro.py --preset smoke --set train.steps=30 --set a=b") == ["train.steps=30",
                                                                                                   "a=b"]
