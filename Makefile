@@ -26,7 +26,7 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m "slow and not gate"
 
-# The regression gate on the values the CI-sized chain computes here (results/baselines/ci.json, issue #18)
+# The regression gate on the values the CI-sized chain computes here (results/gate/ci.json, issue #18)
 test-gate: setup
 	$(PY) -m pytest -q -m gate
 

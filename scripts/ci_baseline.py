@@ -1,6 +1,9 @@
 """Write the CI gate's baseline (issue #18): the values of the CI-sized chain, with per-metric tolerances set
 from the spread scripts/repro.py measured between two runs of that chain.
 
+It lives in results/gate/, not results/baselines/: every file there gates the committed records, while this
+one gates records the chain computes where the gate runs (none are committed).
+
     python scripts/repro.py --preset smoke --set train.steps=30 --threads2 1 --keep --out results/repro/ci.json
     python scripts/ci_baseline.py --repro results/repro/ci.json --results <replica1>/results
 
@@ -21,22 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gate_metric(name: str) -> str:
-    """A record's metric as the gate's ``per_metric`` names it: the decode variant (``wer@ar``) is a cell field
-    there, a level (``ppl@level0``) part of the name."""
-    base, _, tail = name.partition("@")
-    return name if tail.startswith(("level", "nq")) else base
-
-
 def per_metric_floors(repro: dict, margin: float, floor: float) -> dict[str, dict]:
     """gate metric name -> {"abs_floor": margin x max |diff| over its cells (codecs, reference, decode
     variants)}, from repro.py's ``records`` row (keys ``task|codec|metric|preset``)."""
     rows = [r for r in repro["stages"] if r["stage"] == "records"]
     if not rows:
         raise SystemExit("error: the repro file has no records stage — rerun scripts/repro.py")
+    from bench.results import split_metric  # the cell's metric, as the gate's per_metric names it
+
     worst: dict[str, float] = {}
     for key, d in rows[0].get("abs_diff", {}).items():
-        metric = gate_metric(key.split("|")[2])
+        metric = split_metric(key.split("|")[2])[0]
         worst[metric] = max(worst.get(metric, 0.0), float(d))
     return {m: {"abs_floor": round(max(floor, margin * d), 6)} for m, d in sorted(worst.items()) if d > 0}
 
@@ -46,7 +44,7 @@ def main() -> None:
     ap.add_argument("--repro", type=Path, default=ROOT / "results" / "repro" / "ci.json")
     ap.add_argument("--results", type=Path, required=True, help="results dir of the replica to take values from")
     ap.add_argument("--preset", default="smoke", help="base preset of the chain (its --set makes the variant)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "baselines" / "ci.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "gate" / "ci.json")
     ap.add_argument("--margin", type=float, default=3.0)
     args = ap.parse_args()
 
@@ -55,8 +53,7 @@ def main() -> None:
     from bench.report.load import load_results
 
     repro = json.loads(args.repro.read_text(encoding="utf-8"))
-    overrides = [a.split("=", 1)[1] if a.startswith("--set=") else a for a in _sets(repro["command"])]
-    variant = preset_variant(args.preset, overrides)
+    variant = preset_variant(args.preset, _sets(repro["command"]))
     frame = load_results(args.results, preset=variant).frame
     if frame is None or frame.empty:
         raise SystemExit(f"error: {args.results}: no records of preset {variant}")

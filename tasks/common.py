@@ -28,6 +28,7 @@ class Context:
     run_dir: Path
     codebook_size: int
     vocab: Vocab | None = None
+    text_field: str | None = None  # the manifest field ``vocab`` was built from (LMTask.text_spec)
     by_id: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

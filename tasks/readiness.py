@@ -55,7 +55,7 @@ def records(stage: str, h: HeldOut, frame_rate: float, groups: Sequence[str] | N
     The stage names the decoding variant of its bits-per-second row (``nll_bps@ar``, ``nll_bps@nar``;
     ``nll_bps`` for the one-model tasks, whose one variant "lm" records carry as none); per-level rows have none
     (``ppl@level<k>``: a decode variant would make every NAR level one cell). ``other``, the same pass with each
-    utterance's text swapped for another's, adds ``text_bps@<stage>`` (:func:`text_records`)."""
+    utterance's text swapped for another's, adds ``text_bps@<stage>`` (:func:`text_record`)."""
     g = list(groups) if groups is not None else None
     clusters = len(set(g)) if g is not None else None
     n = len(h.ids)

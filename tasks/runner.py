@@ -86,7 +86,7 @@ def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Pat
             texts = [r.get(field) or "" for r in rows if r["split"] == "train"]
             vocab = Vocab.build(texts, unit, cfg.lm.text_vocab)
             vocab.save(vp)
-    return Context(cfg, rows, manifest, cache, run_dir, codebook_size, vocab)
+    return Context(cfg, rows, manifest, cache, run_dir, codebook_size, vocab, field)
 
 
 def context_from_run_dir(run_dir: Path):
@@ -394,7 +394,7 @@ def readiness_fields(task_obj, ctx, manifest: Path, stages, log) -> tuple[list[d
             log(f"readiness: {s} has no held-out pass (no valid split, or trained before it existed)")
             continue
         h = HeldOut.from_json(held)
-        other = summary.get("heldout_other_text") if task_obj.text_field else None
+        other = summary.get("heldout_other_text") if ctx.text_field else None
         groups = [ctx.by_id[i].get(task_obj.group_field) for i in h.ids] if task_obj.group_field else None
         groups = None if groups is None or any(g in (None, "") for g in groups) else [str(g) for g in groups]
         out += readiness.records(s, h, ctx.frame_rate, groups, task_obj.record_extra(ctx),

@@ -87,8 +87,7 @@ class _TTSData:
         self.ctx, self.n_q, self.v, self.mode = ctx, cfg.data.n_q, cfg.lm.audio_vocab, tts_mode(cfg)
         self.rows, self.val_seed = rows, val_seed
         self.ids = [r["id"] for r in rows]
-        field = TTS_TEXTS[cfg.data.tts_text][0]
-        self.text = [ctx.vocab.encode(r[field]) for r in rows]
+        self.text = [ctx.vocab.encode(r[ctx.text_field]) for r in rows]
         self.codes = [ctx.cache.codes(r["id"], self.n_q) for r in rows]
         by_spk: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
@@ -358,7 +357,7 @@ class TTSTask(LMTask):
         cont = tts_mode(cfg) == "continuation"
         g = _gen.item_generator(cfg.generate.seed, item["id"])
         dev = next(models["ar"].parameters()).device
-        text = torch.tensor(ctx.vocab.encode(item[TTS_TEXTS[cfg.data.tts_text][0]]))
+        text = torch.tensor(ctx.vocab.encode(item[ctx.text_field]))
         prompt = self.prompt_codes(item, ctx)
         if cont:  # the prompt frames are the start of the utterance the AR model continues
             prefix = torch.from_numpy(np.concatenate([[[v + BOS]], prompt[:1]], axis=1))

@@ -3,7 +3,7 @@
 Slow (it trains the smoke X-Codec from scratch in a fresh data dir): deselected by default, run by CI
 through `pytest -m slow`. It checks the chain's structure (every stage ran, every record names its
 backend and carries per-item values). The ``gate`` tests gate the values the chain computed against
-results/baselines/ci.json (tolerances per metric from the spread scripts/repro.py measured, stated in
+results/gate/ci.json (tolerances per metric from the spread scripts/repro.py measured, stated in
 that file) and show the gate catches a real bug injected into the code; `pytest -m gate` runs them.
 They are not in .ci/run yet: the tolerances come from one machine's thread-count spread, and a CI
 machine whose kernels round differently must be measured before its gate can be trusted (issue #18).
@@ -32,7 +32,7 @@ def _bench(*args, env):
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_SET = ["train.steps=30"]
-CI_BASELINE = ROOT / "results" / "baselines" / "ci.json"
+CI_BASELINE = ROOT / "results" / "gate" / "ci.json"
 
 
 @pytest.fixture(scope="module")

@@ -51,17 +51,19 @@ def _script(name: str):
 def test_ci_tolerances_are_a_margin_over_the_largest_measured_difference_per_metric():
     ci = _script("ci_baseline")
     a = {**_rep("h", 0.5), "records": {"tts|xcodec|wer@ar|v": "1", "tts|reference|wer@ar|v": "2",
-                                       "tts|xcodec|nll_bps@ar|v": "3", "tts|xcodec|spk@ar|v": "4"},
+                                       "tts|xcodec|nll_bps@ar|v": "3", "tts|xcodec|spk@ar|v": "4",
+                                       "tts|xcodec|ppl@level0|v": "5"},
          "_values": {"tts|xcodec|wer@ar|v": 0.9, "tts|reference|wer@ar|v": 0.5, "tts|xcodec|nll_bps@ar|v": 300.0,
-                     "tts|xcodec|spk@ar|v": 0.7}}
+                     "tts|xcodec|spk@ar|v": 0.7, "tts|xcodec|ppl@level0|v": 40.0}}
     b = {**a, "records": {**a["records"], "tts|xcodec|wer@ar|v": "x", "tts|reference|wer@ar|v": "y",
-                          "tts|xcodec|nll_bps@ar|v": "z"},
+                          "tts|xcodec|nll_bps@ar|v": "z", "tts|xcodec|ppl@level0|v": "w"},
          "_values": {**a["_values"], "tts|xcodec|wer@ar|v": 1.1, "tts|reference|wer@ar|v": 0.45,
-                     "tts|xcodec|nll_bps@ar|v": 300.0001}}
+                     "tts|xcodec|nll_bps@ar|v": 300.0001, "tts|xcodec|ppl@level0|v": 42.0}}
     floors = ci.per_metric_floors({"stages": repro.compare(a, b)}, 3.0, 1e-3)
     assert floors["wer"]["abs_floor"] == 0.6  # 3 x the larger of 0.2 (xcodec) and 0.05 (reference)
     assert floors["nll_bps"]["abs_floor"] == 1e-3  # a tiny difference keeps the default floor
     assert "spk" not in floors  # identical in both replicas: no override
-    assert ci.gate_metric("ppl@level0") == "ppl@level0" and ci.gate_metric("wer@ar+nar") == "wer"
+    assert floors["ppl@level0"]["abs_floor"] == 6.0  # a codebook level stays part of the metric's name
+    assert set(floors) == {"wer", "nll_bps", "ppl@level0"}  # decode variants fold into their metric
     assert ci._sets("python scripts/repro.py --preset smoke --set train.steps=30 --set a=b") == ["train.steps=30",
                                                                                                   "a=b"]
