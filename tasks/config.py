@@ -70,6 +70,9 @@ class TrainCfg:
     # tts AR: fraction of the input codes replaced by random codes (targets untouched), so that the next frame
     # cannot be read off the previous ones alone and the text has to carry the words; 0 = off
     input_noise: float = 0.0
+    # tts AR: fraction of training examples whose text is the empty text (BOS, EOS), so the model also learns
+    # the text-free continuation that classifier-free guidance (generate.cfg_scale) contrasts; 0 = off
+    text_dropout: float = 0.0
     precision: str = "auto"  # auto: bf16 autocast + TF32 on CUDA, fp32 on CPU; or "fp32"/"bf16"
 
 
@@ -78,6 +81,9 @@ class GenCfg:
     seed: int = 1234
     temperature: float = 1.0
     top_k: int = 50
+    # tts AR: classifier-free guidance, log p = c + cfg_scale x (c - u), c with the text and u with the empty
+    # text (needs train.text_dropout > 0); 0 = off. Doubles the AR's generation cost.
+    cfg_scale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,13 @@ class TaskConfig:
             raise ValueError(f"data.tts_text={self.data.tts_text!r}; known: {', '.join(TTS_TEXTS)}")
         if not 0 <= self.train.input_noise < 1:
             raise ValueError(f"train.input_noise={self.train.input_noise}: a fraction in [0, 1)")
+        if not 0 <= self.train.text_dropout < 1:
+            raise ValueError(f"train.text_dropout={self.train.text_dropout}: a fraction in [0, 1)")
+        if self.generate.cfg_scale < 0:
+            raise ValueError(f"generate.cfg_scale={self.generate.cfg_scale}: >= 0 (0 = no guidance)")
+        if self.generate.cfg_scale > 0 and self.train.text_dropout <= 0:
+            raise ValueError(f"generate.cfg_scale={self.generate.cfg_scale} needs train.text_dropout > 0: the AR "
+                             "must have learned the text-free continuation that guidance contrasts")
         t, lm = self.train, self.lm
         if t.align_weight > 0 and not (0 <= t.align_layer < lm.n_layers and 0 < t.align_heads <= lm.n_heads):
             raise ValueError(f"train.align_layer={t.align_layer} / align_heads={t.align_heads}: the LM has "
@@ -117,6 +130,8 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
     ("train", "align_layer"): 1,
     ("train", "align_heads"): 2,
     ("train", "input_noise"): 0.0,
+    ("train", "text_dropout"): 0.0,
+    ("generate", "cfg_scale"): 0.0,
     ("data", "tts_text"): "phonemes",
 }
 TTS_MODES = ("continuation", "cross")

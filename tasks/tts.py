@@ -36,7 +36,7 @@ from bench.metrics import Item
 from bench.tasks import prompt_cut
 from bench.tasks.common import Context, LMTask
 from bench.tasks.config import TTS_TEXTS
-from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP, T_PAD, LMShape
+from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP, T_BOS, T_EOS, T_PAD, LMShape
 from bench.tasks.score import groups_of, metric_of, score_items
 
 # torch and the LM modules load on first use, so listing tasks (`bench tasks`) stays fast
@@ -45,6 +45,9 @@ _gen = lazy("bench.tasks.lm.generate")
 _train = lazy("bench.tasks.lm.train")
 _heldout = lazy("bench.tasks.lm.heldout")
 _align = lazy("bench.tasks.lm.align")
+
+
+NULL_TEXT = [T_BOS, T_EOS]  # the empty text: train.text_dropout's rows and classifier-free guidance's other half
 
 
 def _pad_stack(seqs: list[np.ndarray], value: int) -> torch.Tensor:
@@ -178,9 +181,14 @@ class TTSAR(_OtherText):
             cb = self.d.ctx.codebook_size
             ex = [(np.where((e[0] < cb) & (rng.random(e[0].shape) < noise), rng.integers(0, cb, e[0].shape), e[0]),
                    *e[1:]) for e in ex]
-        b = _batch([self.d.text[int(i)] for i in idx], [e[0] for e in ex], [e[1] for e in ex], self.d.v)
+        texts = [self.d.text[int(i)] for i in idx]
+        drop = self.d.ctx.cfg.train.text_dropout
+        dropped = rng.random(len(ex)) < drop if drop > 0 else np.zeros(len(ex), dtype=bool)
+        texts = [NULL_TEXT if d else t for t, d in zip(texts, dropped, strict=True)]
+        b = _batch(texts, [e[0] for e in ex], [e[1] for e in ex], self.d.v)
         b["align_start"] = torch.tensor([e[3] for e in ex])
-        b["align_len"] = torch.tensor([e[2] + 1 for e in ex])  # BOS/SEP + the frames
+        # BOS/SEP + the frames; none for a row without its text (no diagonal to pull towards)
+        b["align_len"] = torch.tensor([0 if d else e[2] + 1 for e, d in zip(ex, dropped, strict=True)])
         return b
 
     def val_batches(self, batch_size: int) -> Iterator:
@@ -373,7 +381,9 @@ class TTSTask(LMTask):
             tok = _gen.sample(logits, a, cfg.generate.temperature, cfg.generate.top_k, g)
             return None if int(tok[0]) == v + EOS else tok
 
-        ar = _gen.ar_generate(models["ar"], text, prefix, ctx.frames(cfg.data.max_gen_seconds), choose).numpy()
+        guide = (torch.tensor(NULL_TEXT), cfg.generate.cfg_scale) if cfg.generate.cfg_scale > 0 else None
+        ar = _gen.ar_generate(models["ar"], text, prefix, ctx.frames(cfg.data.max_gen_seconds), choose,
+                              guide=guide).numpy()
         codes = np.concatenate([ar, np.zeros((cfg.data.n_q - 1, ar.shape[1]), dtype=np.int64)], axis=0)
         nar = models["nar"]
         with torch.no_grad():

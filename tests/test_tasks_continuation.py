@@ -472,3 +472,26 @@ def test_real_word_timestamps_cut_between_two_words_never_inside_one(tmp_path):
     assert end <= 1.4 and end - pc.BEFORE_S <= c.prompt_seconds <= min(end + pc.AFTER_S, 1.4)
     assert words[len(c.prompt_words)].end > 1.4  # the last word that fits
     assert pc.cut_of(y, text, pc.word_times(y), fr, 70) == c
+
+
+def test_text_dropout_gives_some_rows_the_empty_text_and_no_guided_span(manifest, tmp_path):
+    from bench.tasks.tts import NULL_TEXT
+
+    base = ["data.tts_mode=continuation", "train.align_weight=1.0", "train.align_layer=0"]
+    keep = TTSAR(_TTSData.train(_ctx(manifest, tmp_path, base))).batch(np.arange(4), np.random.default_rng(3))
+    d = _TTSData.train(_ctx(manifest, tmp_path, base + ["train.text_dropout=0.5"]))
+    drop = TTSAR(d).batch(np.arange(4), np.random.default_rng(3))
+    assert torch.equal(keep["audio"], drop["audio"]) and torch.equal(keep["target"], drop["target"])
+    null = torch.tensor(NULL_TEXT + [0] * (drop["text"].shape[1] - 2))
+    rows = [bool(torch.equal(drop["text"][i], null)) for i in range(4)]
+    assert any(rows) and not all(rows)  # seeded draw: rng 3 drops some of the 4 rows, not all
+    for i, dropped in enumerate(rows):
+        assert (drop["align_len"][i] == 0) == dropped
+        if not dropped:
+            assert torch.equal(drop["text"][i], keep["text"][i]) and drop["align_len"][i] == keep["align_len"][i]
+    with pytest.raises(ValueError, match="text_dropout"):
+        load_task_config("tts", "smoke", ["train.text_dropout=1.0"])
+    with pytest.raises(ValueError, match="needs train.text_dropout"):
+        load_task_config("tts", "smoke", ["generate.cfg_scale=1.5"])
+    assert load_task_config("tts", "smoke").hash == load_task_config(
+        "tts", "smoke", ["train.text_dropout=0.0", "generate.cfg_scale=0.0"]).hash  # neutral at their defaults

@@ -43,18 +43,32 @@ def ar_generate(
     max_steps: int,
     choose: Callable[[int, torch.Tensor], torch.Tensor | None],
     amp_dtype: torch.dtype | None = None,
+    guide: tuple[torch.Tensor, float] | None = None,
 ) -> torch.Tensor:
     """Continue ``prefix`` [K, P] after ``text`` [Lt]; ``choose(i, logits[K,V])`` gives step i's tokens (None: stop).
 
-    Returns the generated tokens [K, n] (n <= max_steps), excluding the prefix.
+    ``guide=(other_text, s)``: classifier-free guidance. A second KV-cached pass reads ``other_text`` (the empty
+    text) over the same tokens, and ``choose`` gets ``c + s * (c - u)`` of the two passes' log-probabilities:
+    what the text adds to the continuation, amplified (s = 0 is the plain model). Returns the generated tokens
+    [K, n] (n <= max_steps), excluding the prefix.
     """
     model.eval()
     dev = next(model.parameters()).device
-    cache = model.new_cache()
+    passes = [(text, model.new_cache())] + ([(guide[0], model.new_cache())] if guide is not None else [])
     ctx = torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+
+    def step(tokens: torch.Tensor, start: int | None) -> torch.Tensor:
+        """Next-token logits [K, V] after ``tokens`` [K, n] (the prefix when ``start`` is None)."""
+        out = [model(t[None].to(dev) if start is None else None, tokens[None].to(dev), cache=c,
+                     audio_start=start or 0)[0, :, -1] for t, c in passes]
+        if guide is None:
+            return out[0]
+        c, u = (x.float().log_softmax(-1) for x in out)
+        return c + guide[1] * (c - u)
+
     out: list[torch.Tensor] = []
     with ctx:
-        logits = model(text[None].to(dev), prefix[None].to(dev), cache=cache)[0, :, -1]
+        logits = step(prefix, None)
         p = prefix.shape[1]
         for i in range(max_steps):
             tok = choose(i, logits)
@@ -63,7 +77,7 @@ def ar_generate(
             out.append(tok)
             if i + 1 == max_steps:
                 break
-            logits = model(None, tok.view(1, -1, 1).to(dev), cache=cache, audio_start=p + i)[0, :, -1]
+            logits = step(tok.view(-1, 1), p + i)
     if not out:
         return torch.zeros(prefix.shape[0], 0, dtype=torch.long)
     return torch.stack(out, dim=1).long().cpu()
