@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 
 from bench.config import config_hash
-from bench.tasks.config import TaskConfig
+from bench.tasks.config import HASH_NEUTRAL, TaskConfig
 
 
 class BudgetError(ValueError):
@@ -37,12 +37,20 @@ class BudgetError(ValueError):
 NOT_BUDGET = ("log_every", "ckpt_every", "val_every", "val_items")
 
 
+def _neutral(section: str, key: str, value) -> bool:
+    """A field added after runs existed, at the value that reproduces them (tasks/config.py HASH_NEUTRAL): left
+    out, as the config hash leaves it out, so adding a field never makes a rerun of an older preset
+    "measured on something else" than its committed records."""
+    return (section, key) in HASH_NEUTRAL and HASH_NEUTRAL[(section, key)] == value
+
+
 def budget(cfg: TaskConfig, shapes: dict) -> dict:
     """The budget of a preset: everything that must be equal across codecs, parameter counts included."""
     b = {
         "task": cfg.task,
         "lm": dataclasses.asdict(cfg.lm),
-        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in NOT_BUDGET},
+        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items()
+                  if k not in NOT_BUDGET and not _neutral("train", k, v)},
         "n_q": cfg.data.n_q,
         "pattern": cfg.data.pattern,
         "data": [cfg.data.recipe, cfg.data.preset],

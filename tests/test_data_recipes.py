@@ -229,3 +229,13 @@ def test_cli_build_and_info(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "clips 6" in r.output, r.output
     rows = read_manifest(tmp_path / "datasets/speech-real/tiny/manifest.jsonl")
     assert {x["split"] for x in rows} == {"test"} and all(x.get("prompt_id") for x in rows)
+
+
+def test_build_help_lists_every_recipe() -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+    from bench.data import RECIPES
+
+    r = CliRunner().invoke(app, ["data", "build", "--help"], terminal_width=200)
+    assert r.exit_code == 0 and all(name in r.output for name in RECIPES), r.output  # grammar was missing

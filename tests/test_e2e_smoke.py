@@ -5,12 +5,14 @@ through `pytest -m slow`. It checks the chain's structure (every stage ran, ever
 backend and carries per-item values). The ``gate`` tests gate the values the chain computed against
 results/gate/ci.json (tolerances per metric from the spread scripts/repro.py measured, stated in
 that file) and show the gate catches a real bug injected into the code; `pytest -m gate` runs them.
-They are not in .ci/run yet: the tolerances come from one machine's thread-count spread, and a CI
-machine whose kernels round differently must be measured before its gate can be trusted (issue #18).
+The tolerances come from one machine's thread-count spread; the CI chain rerun on another CPU (Intel Xeon,
+baseline made on AMD EPYC) used at most 0.65 of any cell's tolerance (results/gate/margin_intel-xeon.json,
+scripts/gate_margin.py). They join .ci/run once the injected-bug test has passed on the budget fix.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,4 +99,5 @@ def test_gate_fails_on_a_real_bug(chain, monkeypatch):
         echo=lambda m: None)
     out = _gate(bugged, env)
     assert out.returncode == 1, out.stdout[-3000:]
-    assert "nll_bps@ar" in out.stdout and ("regressed" in out.stdout or "changed" in out.stdout)
+    # the AR's held-out NLL moved beyond its tolerance (not "incomparable": the bug leaves the budget as it was)
+    assert re.search(r"(regressed|changed)\s+tts: xcodec \(ar\) nll_bps", out.stdout), out.stdout[-3000:]

@@ -152,3 +152,21 @@ def test_budget_hash_is_of_what_trained():
     assert a["steps_reached"] == cfg.train.steps and a["stop_reason"] == "steps"
     assert b["steps_reached"] == 50 and b["stop_reason"] == "stopped-early" and a["hash"] != b["hash"]
     assert B.record(cfg, shapes, full)["hash"] == a["hash"]
+
+
+def test_a_rerun_of_the_committed_smoke_tts_run_has_its_budget_hash():
+    """Fields added to the train config later (guided attention, input noise, text dropout) sit at their neutral
+    value in the smoke preset: the budget leaves them out, so a rerun is comparable with the committed record."""
+    from bench.tasks import budget as B
+    from bench.tasks.config import load_task_config
+    from bench.tasks.tts import TTSTask
+
+    rec = results.load(ROOT / "results" / "records" / "smoke" / "tts__xcodec.jsonl")[0]
+    cfg = load_task_config("tts", "smoke")
+    shapes = TTSTask().shapes(cfg)
+    metas = {s: {"n_params": v["n_params"], "steps_reached": v["steps_reached"]}
+             for s, v in rec["budget"]["stages"].items()}
+    assert B.record(cfg, shapes, metas)["hash"] == rec["budget"]["hash"]
+    assert "text_dropout" not in B.budget(cfg, shapes)["train"]
+    dropped = load_task_config("tts", "smoke", ["train.text_dropout=0.1"])
+    assert B.record(dropped, shapes, metas)["hash"] != rec["budget"]["hash"]  # a real change still counts

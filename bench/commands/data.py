@@ -9,11 +9,12 @@ import typer
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
     from bench.cli import DataDir, SetOpt, _fail, console
+    from bench.data import RECIPES  # names only: importing bench.data loads no recipe
     from bench.errors import debugging, describe
 
     @data_app.command("build")
     def build_cmd(
-        recipe: str = typer.Argument(..., help="speech | speech-real | music | sound | folder"),
+        recipe: str = typer.Argument(..., help=" | ".join(RECIPES)),
         preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | cpu | small | paper (or a recipe's own)"),
         data_dir: Path | None = DataDir,
         overrides: list[str] = SetOpt,
