@@ -8,7 +8,8 @@ Each ``--set`` is one setting (several fields: ``--set "generate.cfg_scale=2 gen
 It generates the first ``--per-voice`` test items of each voice with the run's trained models (in memory:
 the run's own gen/ and records are untouched), decodes the AR codes, and scores WER with the run's WER
 backend exactly as the run does (continuation: after the prompt). Writes ``<run dir>/sweep/sweep.json``
-and prints one row per setting. Exploration only: a preset's records come from `bench run`, never from here.
+(merged with an earlier sweep of the run) and prints one row per setting. Exploration only: a preset's
+records come from `bench run`, never from here.
 """
 
 from __future__ import annotations
@@ -77,13 +78,21 @@ def main() -> None:
         task.variants = ("ar",)
         out = task.score(ctx, items, {"ar": audio}, SCORE_SR, log=lambda *_: None)
         r = out["records"][0]
+        pi = r.get("per_item") or {}
         rows.append({"setting": setting, "wer_ar": r["value"], "ci": [r.get("ci_low"), r.get("ci_high")],
                      "n": r["n"], "gen_s": round(gen_s, 1),
+                     "items": [{"id": i, "ref": rf, "hyp": h} for i, rf, h in
+                               zip(pi.get("ids", []), pi.get("ref", []), pi.get("hyp", []), strict=False)],
                      "mean_frames": float(np.mean([len(a) for a in audio.values()])) / SCORE_SR})
-        print(json.dumps(rows[-1]), flush=True)
-    write_json(args.run_dir / "sweep" / "sweep.json", {"run_dir": str(args.run_dir), "items": len(items),
-                                                       "groups": groups_of(items, task.group_field) is not None,
-                                                       "rows": rows})
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "items"}), flush=True)
+    out_p = args.run_dir / "sweep" / "sweep.json"
+    if out_p.is_file():  # a later sweep of the same run adds its settings (and replaces those it reran)
+        old = json.loads(out_p.read_text(encoding="utf-8"))
+        if old.get("items") == len(items):
+            done = {r["setting"] for r in rows}
+            rows = [r for r in old.get("rows", []) if r["setting"] not in done] + rows
+    write_json(out_p, {"run_dir": str(args.run_dir), "items": len(items),
+                       "groups": groups_of(items, task.group_field) is not None, "rows": rows})
 
 
 if __name__ == "__main__":
