@@ -7,7 +7,7 @@ results/gate/ci.json (tolerances per metric from the spread scripts/repro.py mea
 that file) and show the gate catches a real bug injected into the code; `pytest -m gate` runs them.
 The tolerances come from one machine's thread-count spread; the CI chain rerun on another CPU (Intel Xeon,
 baseline made on AMD EPYC) used at most 0.65 of any cell's tolerance (results/gate/margin_intel-xeon.json,
-scripts/gate_margin.py). They join .ci/run once the injected-bug test has passed on the budget fix.
+scripts/gate_margin.py). .ci/run runs them with the other slow tests, on one chain.
 """
 
 import json
