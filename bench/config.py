@@ -35,14 +35,20 @@ def config_hash(obj: Any, n: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 
-def config_hash_neutral(d: dict[str, Any], neutral: dict[tuple[str, str], Any]) -> str:
-    """:func:`config_hash` of the config dict ``d`` without each ``(section, key)`` of ``neutral`` while it holds
-    its neutral value: fields added after runs existed leave those runs' hashes (and folder names) unchanged."""
-    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}  # never edit the caller's dict
+def without_neutral(d: dict[str, Any], neutral: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    """A copy of the config dict ``d`` without each ``(section, key)`` of ``neutral`` while it holds its neutral
+    value (``d`` itself is never edited)."""
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
     for (section, key), value in neutral.items():
         if isinstance(d.get(section), dict) and key in d[section] and d[section][key] == value:
             del d[section][key]
-    return config_hash(d)
+    return d
+
+
+def config_hash_neutral(d: dict[str, Any], neutral: dict[tuple[str, str], Any]) -> str:
+    """:func:`config_hash` of :func:`without_neutral`: fields added after runs existed leave those runs' hashes
+    (and folder names) unchanged."""
+    return config_hash(without_neutral(d, neutral))
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

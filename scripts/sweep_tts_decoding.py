@@ -15,19 +15,9 @@ records come from `bench run`, never from here.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
-
-
-def _apply(cfg, setting: str):
-    from bench.config import parse_overrides
-
-    for section, fields in parse_overrides(setting.split()).items():
-        cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **fields)})
-    type(cfg).__post_init__(cfg)  # the same checks a preset gets
-    return cfg
 
 
 def main() -> None:
@@ -44,6 +34,7 @@ def main() -> None:
     from bench.atomic import write_json
     from bench.audio import resample
     from bench.tasks.codec_setup import load_codec
+    from bench.tasks.config import load_task_config
     from bench.tasks.lm.train import final_path, load_trained
     from bench.tasks.runner import SCORE_SR, context_from_run_dir
     from bench.tasks.score import groups_of, metric_of
@@ -58,13 +49,15 @@ def main() -> None:
         if per.get(v, 0) < args.per_voice:
             per[v] = per.get(v, 0) + 1
             items.append(it)
-    codec = load_codec(json.loads((args.run_dir / "state.json").read_text())["codec"], ctx.cfg.data.codec_preset,
-                       train_missing=False)
-    base = ctx.cfg
-    models = {s: load_trained(final_path(ctx.run_dir, s), base, "cpu") for s in task.shapes(base)}
+    st = json.loads((args.run_dir / "state.json").read_text(encoding="utf-8"))
+    codec = load_codec(st["codec"], ctx.cfg.data.codec_preset, train_missing=False)
+    models = {s: load_trained(final_path(ctx.run_dir, s), ctx.cfg, "cpu") for s in task.shapes(ctx.cfg)}
     rows = []
     for setting in args.settings:
-        ctx.cfg = _apply(base, setting)
+        # the run's preset and overrides, then this setting's, and only the run's WER backend; the same loading
+        # and checks as a preset's
+        over = [*st["overrides"], *setting.split(), f"metrics=[{wer[0]}]"]
+        ctx.cfg = load_task_config(st["task"], st["preset"], over)
         t0 = time.time()
         audio = {}
         for it in tqdm(items, desc=setting, unit="item"):
@@ -73,7 +66,6 @@ def main() -> None:
                 y = codec.decode(torch.from_numpy(codes)[None]).float().numpy()[0, 0]
             audio[it["id"]] = resample(y, codec.sample_rate, SCORE_SR)
         gen_s = time.time() - t0
-        ctx.cfg = dataclasses.replace(ctx.cfg, metrics=tuple(wer[:1]))
         # the task's own scoring, on the AR variant only (what it scores, against which words, after the prompt)
         task.variants = ("ar",)
         out = task.score(ctx, items, {"ar": audio}, SCORE_SR, log=lambda *_: None)
@@ -83,7 +75,7 @@ def main() -> None:
                      "n": r["n"], "gen_s": round(gen_s, 1),
                      "items": [{"id": i, "ref": rf, "hyp": h} for i, rf, h in
                                zip(pi.get("ids", []), pi.get("ref", []), pi.get("hyp", []), strict=False)],
-                     "mean_frames": float(np.mean([len(a) for a in audio.values()])) / SCORE_SR})
+                     "mean_seconds": float(np.mean([len(a) for a in audio.values()])) / SCORE_SR})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "items"}), flush=True)
     out_p = args.run_dir / "sweep" / "sweep.json"
     if out_p.is_file():  # a later sweep of the same run adds its settings (and replaces those it reran)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.config import config_hash
+from bench.config import config_hash, without_neutral
 from bench.tasks.config import HASH_NEUTRAL, TaskConfig
 
 
@@ -37,20 +37,12 @@ class BudgetError(ValueError):
 NOT_BUDGET = ("log_every", "ckpt_every", "val_every", "val_items")
 
 
-def _neutral(section: str, key: str, value) -> bool:
-    """A field added after runs existed, at the value that reproduces them (tasks/config.py HASH_NEUTRAL): left
-    out, as the config hash leaves it out, so adding a field never makes a rerun of an older preset
-    "measured on something else" than its committed records."""
-    return (section, key) in HASH_NEUTRAL and HASH_NEUTRAL[(section, key)] == value
-
-
 def budget(cfg: TaskConfig, shapes: dict) -> dict:
     """The budget of a preset: everything that must be equal across codecs, parameter counts included."""
     b = {
         "task": cfg.task,
         "lm": dataclasses.asdict(cfg.lm),
-        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items()
-                  if k not in NOT_BUDGET and not _neutral("train", k, v)},
+        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in NOT_BUDGET},
         "n_q": cfg.data.n_q,
         "pattern": cfg.data.pattern,
         "data": [cfg.data.recipe, cfg.data.preset],
@@ -58,7 +50,9 @@ def budget(cfg: TaskConfig, shapes: dict) -> dict:
     }
     if cfg.task == "tts" and cfg.data.tts_mode != "cross":  # the training examples differ; cross as before
         b["tts_mode"] = cfg.data.tts_mode
-    return b
+    # Train fields added after runs existed are left out at their neutral value, as the config hash leaves
+    # them out, so adding a field never makes a rerun of an older preset "measured on something else".
+    return without_neutral(b, HASH_NEUTRAL)
 
 
 def budget_hash(b: dict) -> str:
