@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 
@@ -27,55 +26,28 @@ def main() -> None:
     ap.add_argument("--per-voice", type=int, default=10, help="test items per voice")
     args = ap.parse_args()
 
-    import numpy as np
-    import torch
-    from tqdm import tqdm
-
     from bench.atomic import write_json
-    from bench.audio import resample
+    from bench.tasks.ar_probe import ar_wer, probe_items, wer_backend
     from bench.tasks.codec_setup import load_codec
     from bench.tasks.config import load_task_config
     from bench.tasks.lm.train import final_path, load_trained
-    from bench.tasks.runner import SCORE_SR, context_from_run_dir
-    from bench.tasks.score import groups_of, metric_of
+    from bench.tasks.runner import context_from_run_dir
+    from bench.tasks.score import groups_of
 
     task, ctx = context_from_run_dir(args.run_dir)
-    wer = [m for m in ctx.cfg.metrics if metric_of(m) == "wer"]
-    if not wer:
-        raise SystemExit(f"error: {args.run_dir}: the run scores no WER")
-    items, per = [], {}
-    for it in task.test_items(ctx):
-        v = str(it.get(task.group_field) or "")
-        if per.get(v, 0) < args.per_voice:
-            per[v] = per.get(v, 0) + 1
-            items.append(it)
+    try:
+        wer = wer_backend(ctx.cfg)
+    except ValueError as e:
+        raise SystemExit(f"error: {args.run_dir}: {e}") from None
+    items = probe_items(task, ctx, args.per_voice)
     st = json.loads((args.run_dir / "state.json").read_text(encoding="utf-8"))
     codec = load_codec(st["codec"], ctx.cfg.data.codec_preset, train_missing=False)
-    models = {s: load_trained(final_path(ctx.run_dir, s), ctx.cfg, "cpu") for s in task.shapes(ctx.cfg)}
+    ar = load_trained(final_path(ctx.run_dir, "ar"), ctx.cfg, "cpu")
     rows = []
     for setting in args.settings:
-        # the run's preset and overrides, then this setting's, and only the run's WER backend; the same loading
-        # and checks as a preset's
-        over = [*st["overrides"], *setting.split(), f"metrics=[{wer[0]}]"]
-        ctx.cfg = load_task_config(st["task"], st["preset"], over)
-        t0 = time.time()
-        audio = {}
-        for it in tqdm(items, desc=setting, unit="item"):
-            codes = task.generate(models, it, ctx)["ar"]
-            with torch.no_grad():
-                y = codec.decode(torch.from_numpy(codes)[None]).float().numpy()[0, 0]
-            audio[it["id"]] = resample(y, codec.sample_rate, SCORE_SR)
-        gen_s = time.time() - t0
-        # the task's own scoring, on the AR variant only (what it scores, against which words, after the prompt)
-        task.variants = ("ar",)
-        out = task.score(ctx, items, {"ar": audio}, SCORE_SR, log=lambda *_: None)
-        r = out["records"][0]
-        pi = r.get("per_item") or {}
-        rows.append({"setting": setting, "wer_ar": r["value"], "ci": [r.get("ci_low"), r.get("ci_high")],
-                     "n": r["n"], "gen_s": round(gen_s, 1),
-                     "items": [{"id": i, "ref": rf, "hyp": h} for i, rf, h in
-                               zip(pi.get("ids", []), pi.get("ref", []), pi.get("hyp", []), strict=False)],
-                     "mean_seconds": float(np.mean([len(a) for a in audio.values()])) / SCORE_SR})
+        # the run's preset and overrides, then this setting's; the same loading and checks as a preset's
+        ctx.cfg = load_task_config(st["task"], st["preset"], [*st["overrides"], *setting.split(), f"metrics=[{wer}]"])
+        rows.append({"setting": setting, **ar_wer(task, ctx, ar, codec, items, desc=setting)})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "items"}), flush=True)
     out_p = args.run_dir / "sweep" / "sweep.json"
     if out_p.is_file():  # a later sweep of the same run adds its settings (and replaces those it reran)

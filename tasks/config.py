@@ -67,6 +67,9 @@ class TrainCfg:
     align_sigma: float = 0.2
     align_layer: int = 1
     align_heads: int = 2
+    # where the diagonal puts each text key: "uniform" (key n of N at n / (N - 1)) or "letters" (each word's
+    # share of the reading in proportion to its letters + 1; bench.tasks.lm.align.key_positions)
+    align_prior: str = "uniform"
     # tts AR: fraction of the input codes replaced by random codes (targets untouched), so that the next frame
     # cannot be read off the previous ones alone and the text has to carry the words; 0 = off
     input_noise: float = 0.0
@@ -108,6 +111,8 @@ class TaskConfig:
             raise ValueError(f"generate.cfg_scale={self.generate.cfg_scale} needs train.text_dropout > 0: the AR "
                              "must have learned the text-free continuation that guidance contrasts")
         t, lm = self.train, self.lm
+        if t.align_prior not in ALIGN_PRIORS:
+            raise ValueError(f"train.align_prior={t.align_prior!r}; known: {', '.join(ALIGN_PRIORS)}")
         if t.align_weight > 0 and not (0 <= t.align_layer < lm.n_layers and 0 < t.align_heads <= lm.n_heads):
             raise ValueError(f"train.align_layer={t.align_layer} / align_heads={t.align_heads}: the LM has "
                              f"{lm.n_layers} layers of {lm.n_heads} heads")
@@ -129,12 +134,14 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
     ("train", "align_sigma"): 0.2,
     ("train", "align_layer"): 1,
     ("train", "align_heads"): 2,
+    ("train", "align_prior"): "uniform",
     ("train", "input_noise"): 0.0,
     ("train", "text_dropout"): 0.0,
     ("generate", "cfg_scale"): 0.0,
     ("data", "tts_text"): "phonemes",
 }
 TTS_MODES = ("continuation", "cross")
+ALIGN_PRIORS = ("uniform", "letters")
 TTS_TEXTS = {"phonemes": ("phonemes", "char"), "words": ("text", "word")}  # -> (manifest field, token unit)
 
 

@@ -157,22 +157,29 @@ def _codes_ok(p: Path, log) -> bool:
     return True
 
 
+def decode_codes(codec, codes: np.ndarray) -> np.ndarray:
+    """One item's codes [n_q, frames] -> mono samples at SCORE_SR (what every scorer hears)."""
+    import torch
+
+    from bench.audio import resample
+
+    with torch.no_grad():
+        y = codec.decode(torch.from_numpy(codes)[None].to(codec.device)).float().cpu().numpy()[0, 0]
+    return resample(y, codec.sample_rate, SCORE_SR)
+
+
 def decode_stage(task_obj, ctx, codec, items: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     """Decode every generated code array to samples/<variant>/<id>.wav at SCORE_SR (skipping existing files)."""
-    import torch
     from tqdm import tqdm
 
-    from bench.audio import load, resample, write
+    from bench.audio import load, write
 
     audio: dict[str, dict[str, np.ndarray]] = {v: {} for v in task_obj.variants}
     jobs = [(v, it) for v in task_obj.variants for it in items]
     for v, it in tqdm(jobs, desc="decode", unit="clip"):
         wav_p = ctx.run_dir / "samples" / v / f"{it['id']}.wav"
         if not wav_p.is_file():
-            codes = np.load(ctx.run_dir / "gen" / v / f"{it['id']}.npy")
-            with torch.no_grad():
-                y = codec.decode(torch.from_numpy(codes)[None].to(codec.device)).float().cpu().numpy()[0, 0]
-            write(wav_p, resample(y, codec.sample_rate, SCORE_SR), SCORE_SR)
+            write(wav_p, decode_codes(codec, np.load(ctx.run_dir / "gen" / v / f"{it['id']}.npy")), SCORE_SR)
         audio[v][it["id"]] = load(wav_p, checks=None)[0]
     return audio
 

@@ -202,6 +202,19 @@ class TTSAR(_OtherText):
     def logits(self, model, batch):
         return model(batch["text"], batch["audio"], batch["key_mask"])
 
+    def _key_weight(self) -> torch.Tensor:
+        """Per text id, its share of the reading for ``train.align_prior: letters``: a word's letters + 1 (its
+        space), one for a character and for BOS/EOS/UNK."""
+        if getattr(self, "_kw", None) is None:
+            vocab, n = self.d.ctx.vocab, self.d.ctx.cfg.lm.text_vocab
+            w = torch.ones(n)
+            if vocab.unit == "word":
+                for s, i in vocab.ids.items():
+                    if i < n:
+                        w[i] = len(s) + 1
+            self._kw = w
+        return self._kw
+
     def loss(self, model, batch):
         """Cross-entropy, plus ``train.align_weight`` x the guided-attention loss when that is on
         (:mod:`bench.tasks.lm.align`; held-out passes score the cross-entropy alone)."""
@@ -210,7 +223,8 @@ class TTSAR(_OtherText):
             return _train.masked_ce(self.logits(model, batch), batch["target"])
         logits, attn = model(batch["text"], batch["audio"], batch["key_mask"],
                              text_attn=(tc.align_layer, tc.align_heads))
-        guide = _align.guided_attention_loss(attn, (batch["text"] != T_PAD).sum(1), batch["align_start"],
+        pos = _align.key_positions(batch["text"], self._key_weight() if tc.align_prior == "letters" else None)
+        guide = _align.guided_attention_loss(attn, pos, (batch["text"] != T_PAD).sum(1), batch["align_start"],
                                              batch["align_len"], tc.align_sigma)
         return _train.masked_ce(logits, batch["target"]) + tc.align_weight * guide
 
@@ -360,7 +374,8 @@ class TTSTask(LMTask):
         return c[:, : ctx.frames(ctx.cfg.data.prompt_seconds)]
 
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
-        """{"ar": codebook 0, "ar+nar": all levels}; in continuation mode the prompt's codes come first."""
+        """{"ar": codebook 0, "ar+nar": all levels}; in continuation mode the prompt's codes come first.
+        Without a "nar" model in ``models``, {"ar": ...} alone."""
         cfg, v, cb = ctx.cfg, ctx.cfg.lm.audio_vocab, ctx.codebook_size
         cont = tts_mode(cfg) == "continuation"
         g = _gen.item_generator(cfg.generate.seed, item["id"])
@@ -384,6 +399,8 @@ class TTSTask(LMTask):
         guide = (torch.tensor(NULL_TEXT), cfg.generate.cfg_scale) if cfg.generate.cfg_scale > 0 else None
         ar = _gen.ar_generate(models["ar"], text, prefix, ctx.frames(cfg.data.max_gen_seconds), choose,
                               guide=guide).numpy()
+        if "nar" not in models:  # AR alone (exploration: scripts/explore_tts_ar.py, sweep_tts_decoding.py)
+            return {"ar": np.concatenate([prompt[:1], ar], axis=1) if cont else ar}
         codes = np.concatenate([ar, np.zeros((cfg.data.n_q - 1, ar.shape[1]), dtype=np.int64)], axis=0)
         nar = models["nar"]
         with torch.no_grad():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from bench.tasks.config import LMCfg
-from bench.tasks.lm.align import diagonal_penalty, guided_attention_loss
+from bench.tasks.lm.align import diagonal_penalty, guided_attention_loss, key_positions
 from bench.tasks.lm.transformer import LMShape, TokenLM
 from bench.tasks.lm.vocab import T_PAD
 
@@ -22,12 +22,25 @@ def _diag_attn(text_len: int, start: int, length: int, lt: int, la: int) -> torc
 
 
 def test_penalty_is_zero_on_the_diagonal_and_outside_the_span():
-    w = diagonal_penalty(torch.tensor([5]), torch.tensor([3]), torch.tensor([9]), lt=7, la=14, sigma=0.2)
+    text = torch.tensor([[1, 4, 5, 6, 2, T_PAD, T_PAD]])
+    w = diagonal_penalty(key_positions(text), torch.tensor([5]), torch.tensor([3]), torch.tensor([9]), la=14,
+                         sigma=0.2)
     assert w.shape == (1, 14, 7)
     assert torch.all(w[0, :3] == 0) and torch.all(w[0, 12:] == 0)  # prompt frames and padding: not counted
     assert torch.all(w[0, :, 5:] == 0)  # padded text keys
     assert w[0, 3, 0] == 0 and w[0, 11, 4] == 0  # the span's first frame reads the first symbol, its last the last
     assert w[0, 3, 4] > 0.99 and w[0, 11, 0] > 0.99  # the opposite corners are penalised fully
+
+
+def test_key_positions_run_from_bos_to_eos_uniformly_or_by_weight():
+    text = torch.tensor([[1, 4, 5, 2], [1, 4, 2, T_PAD]])
+    assert torch.allclose(key_positions(text), torch.tensor([[0, 1 / 3, 2 / 3, 1], [0, 0.5, 1, 2.0]]))
+    weight = torch.ones(8)
+    weight[4] = 3.0  # token 4 reads three times as long as the others
+    p = key_positions(text, weight)
+    # midpoints of spans 1, 3, 1, 1: 0.5, 2.5, 4.5, 5.5 -> (c - 0.5) / 5
+    assert torch.allclose(p[0], torch.tensor([0, 0.4, 0.8, 1.0]))
+    assert torch.allclose(p[1, :3], torch.tensor([0, 0.5, 1.0])) and p[1, 3] > 1  # padding past the end
 
 
 def test_loss_separates_diagonal_from_uniform_and_reversed_attention():
@@ -36,7 +49,8 @@ def test_loss_separates_diagonal_from_uniform_and_reversed_attention():
     uniform = torch.zeros(1, 1, 20, 8)
     uniform[..., :6] = 1 / 6
     rev = diag.flip(2)
-    g = [float(guided_attention_loss(a, tl, st, ln, 0.2)) for a in (diag, uniform, rev)]
+    pos = key_positions(torch.tensor([[1, 4, 5, 6, 7, 2, T_PAD, T_PAD]]))
+    g = [float(guided_attention_loss(a, pos, tl, st, ln, 0.2)) for a in (diag, uniform, rev)]
     assert g[0] < 0.05 < g[1] < g[2]
     assert 0 <= min(g) and max(g) <= 1
 

@@ -22,9 +22,10 @@ from bench.metrics import METRICS
 from bench.metrics.textnorm import normalize
 from bench.tasks import prompt_cut as pc
 from bench.tasks import readiness
+from bench.tasks.ar_probe import ar_wer, probe_items
 from bench.tasks.config import HASH_NEUTRAL, load_task_config, to_dict
 from bench.tasks.lm import heldout as ho
-from bench.tasks.lm.train import build_model, train
+from bench.tasks.lm.train import build_model, final_path, load_trained, train
 from bench.tasks.lm.vocab import BOS, EOS, IGNORE, PAD, SEP
 from bench.tasks.prompt_cut import Word
 from bench.tasks.runner import build_context, context_from_run_dir, run
@@ -187,6 +188,32 @@ def test_tts_reads_words_when_the_config_says_so(manifest, tmp_path):
         load_task_config("tts", "smoke", ["data.tts_text=letters"])
 
 
+def test_letters_prior_places_each_word_by_its_letters_in_the_ar_guide(manifest, tmp_path):
+    from bench.tasks.lm import align
+
+    over = ["data.tts_mode=continuation", "data.tts_text=words", "train.align_weight=1.0", "train.align_layer=0"]
+    uni, let = _ctx(manifest, tmp_path, over), _ctx(manifest, tmp_path, [*over, "train.align_prior=letters"])
+    assert uni.cfg.hash == _ctx(manifest, tmp_path, [*over, "train.align_prior=uniform"]).cfg.hash != let.cfg.hash
+    ar = TTSAR(_TTSData.train(let))
+    w = ar._key_weight()
+    for sym, i in let.vocab.ids.items():
+        assert w[i] == len(sym) + 1
+    assert w[1] == 1 and w[2] == 1  # BOS, EOS
+    b = ar.batch(np.arange(2), np.random.default_rng(0))
+    pos = align.key_positions(b["text"], w)
+    row = [let.vocab.symbols[int(t) - 4] for t in b["text"][0][1:-1] if int(t) >= 4]
+    lens = np.array([1] + [len(x) + 1 for x in row] + [1], dtype=float)
+    mid = np.cumsum(lens) - lens / 2
+    want = (mid - mid[0]) / (mid[-1] - mid[0])
+    assert np.allclose(pos[0, : len(want)].numpy(), want, atol=1e-6)
+    model = build_model(let.cfg, ar.shape, 0).eval()
+    with torch.no_grad():
+        a, c = float(TTSAR(_TTSData.train(uni)).loss(model, b)), float(ar.loss(model, b))
+    assert a != c  # the same batch and model, a different diagonal
+    with pytest.raises(ValueError, match="align_prior"):
+        load_task_config("tts", "smoke", ["train.align_prior=phones"])
+
+
 def test_input_noise_replaces_some_input_codes_and_no_target(manifest, tmp_path):
     clean = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
     noisy = _ctx(manifest, tmp_path, ["data.tts_mode=continuation", "train.input_noise=0.3"])
@@ -331,6 +358,18 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
                                           "text_bps@nar": "nar"}.get(r["metric"])
     curve = ready["nll_bps@ar"]["extra"]["train_curve"]
     assert curve["ar"]["val_step"] == [3, 7] and curve["nar"]["val_loss"] and len(curve["ar"]["loss"]) == 8
+    # the AR-only path of the exploration scripts (bench.tasks.ar_probe): the run's own "ar" codes, and its WER
+    # on the same items (up to the run's 16-bit WAV write)
+    ar_model = load_trained(final_path(run_dir, "ar"), rctx.cfg, "cpu")
+    items = probe_items(task, rctx, per_voice=10)
+    assert sorted(it["id"] for it in items) == sorted(x["id"] for x in scores)
+    for it in items:
+        only = task.generate({"ar": ar_model}, it, rctx)
+        assert list(only) == ["ar"] and np.array_equal(only["ar"], np.load(run_dir / "gen" / "ar" / f"{it['id']}.npy"))
+    probe = ar_wer(task, rctx, ar_model, ProjectionRVQ(), items)
+    run_wer = next(r for r in recs if r["metric"] == "wer@ar")
+    assert probe["n"] == run_wer["n"] == 2 and probe["wer_ar"] == pytest.approx(run_wer["value"], rel=1e-3)
+    assert [x["id"] for x in probe["items"]] == run_wer["per_item"]["ids"]
 
 
 @pytest.mark.parametrize("kind", ["delay", "flatten"])
