@@ -24,7 +24,9 @@ def main() -> None:
     ap.add_argument("--set", dest="settings", action="append", required=True, help="one training setting")
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--codec", default="xcodec")
-    ap.add_argument("--per-voice", type=int, default=10, help="test items per voice")
+    ap.add_argument("--per-voice", type=int, default=10, help="items per voice")
+    ap.add_argument("--split", default="test", choices=["test", "valid"],
+                    help="test: unseen voices (what the run scores); valid: held-out sentences of training voices")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
 
@@ -60,13 +62,15 @@ def main() -> None:
         final = train_stage(task, ctx, "ar", "cpu", 1, Log(run_dir / "log.txt"))
         summ = json.loads((run_dir / "ar.train.json").read_text(encoding="utf-8"))
         ar = load_trained(final, cfg, "cpu")
-        probe = ar_wer(task, ctx, ar, codec, probe_items(task, ctx, args.per_voice), desc=setting)
+        probe = ar_wer(task, ctx, ar, codec, probe_items(task, ctx, args.per_voice, args.split),
+                       desc=setting)
         other = summ.get("heldout_other_text") or {}
         own = summ.get("heldout") or {}
-        row = {"setting": setting, "config_hash": cfg.hash, **probe, "final_loss": summ.get("final_loss"),
-               "final_val_loss": summ.get("final_val_loss"), "train_wall_s": summ.get("wall_s"),
-               "heldout": own, "heldout_other_text": other, "this_call_s": round(time.time() - t0, 1)}
-        rows = [r for r in rows if r["setting"] != setting] + [row]
+        row = {"setting": setting, "split": args.split, "config_hash": cfg.hash, **probe,
+               "final_loss": summ.get("final_loss"), "final_val_loss": summ.get("final_val_loss"),
+               "train_wall_s": summ.get("wall_s"), "heldout": own, "heldout_other_text": other,
+               "this_call_s": round(time.time() - t0, 1)}
+        rows = [r for r in rows if (r["setting"], r.get("split", "test")) != (setting, args.split)] + [row]
         write_json(out_p, {"preset": args.preset, "codec": args.codec, "per_voice": args.per_voice, "rows": rows})
         print(json.dumps({k: v for k, v in row.items() if k not in ("items", "heldout", "heldout_other_text")}),
               flush=True)

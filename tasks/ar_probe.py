@@ -15,10 +15,14 @@ import time
 import numpy as np
 
 
-def probe_items(task, ctx, per_voice: int) -> list[dict]:
-    """The first ``per_voice`` test items of each voice (test order: the same items for every setting)."""
+def probe_items(task, ctx, per_voice: int, split: str = "test") -> list[dict]:
+    """The first ``per_voice`` items of each voice, in the split's order (the same items for every setting):
+    ``test`` (the run's test items, voices unseen in training) or ``valid`` (held-out sentences of the training
+    voices: WER there and on test separates reading from carrying an unseen voice)."""
+    if split not in ("test", "valid"):
+        raise ValueError(f"split={split!r}: test or valid")
     items, per = [], {}
-    for it in task.test_items(ctx):
+    for it in task.test_items(ctx) if split == "test" else ctx.split("valid"):
         v = str(it.get(task.group_field) or "")
         if per.get(v, 0) < per_voice:
             per[v] = per.get(v, 0) + 1

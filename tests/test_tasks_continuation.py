@@ -370,6 +370,9 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
     run_wer = next(r for r in recs if r["metric"] == "wer@ar")
     assert probe["n"] == run_wer["n"] == 2 and probe["wer_ar"] == pytest.approx(run_wer["value"], rel=1e-3)
     assert [x["id"] for x in probe["items"]] == run_wer["per_item"]["ids"]
+    assert [it["id"] for it in probe_items(task, rctx, 1, "valid")] == ["spk0-v0", "spk1-v0"]  # training voices
+    with pytest.raises(ValueError, match="split"):
+        probe_items(task, rctx, 1, "train")
 
 
 @pytest.mark.parametrize("kind", ["delay", "flatten"])
