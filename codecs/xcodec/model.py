@@ -8,12 +8,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from dac.model.dac import DecoderBlock, Encoder
-from dac.nn.layers import Snake1d, WNConv1d
+from dac.nn.layers import WNConv1d
 from torch import nn
 
 from bench.codecs.xcodec.config import XCodecConfig
 from bench.codecs.xcodec.quantize import ResidualVQ
 from bench.codecs.xcodec.semantic import SemanticDecoder, SemanticEncoder
+from bench.codecs.xcodec.snake import Snake1d, swap_snakes
 
 
 class AcousticDecoder(nn.Module):
@@ -46,6 +47,7 @@ class XCodecModel(nn.Module):
         self.quantizer = ResidualVQ(cfg.fused_dim, q.n_q, q.codebook_size, q.decay, q.kmeans_iters, q.dead_threshold)
         self.fc_post_ac = nn.Linear(cfg.fused_dim, cfg.latent_dim)
         self.decoder = AcousticDecoder(cfg.latent_dim, cfg.dec_dim, tuple(reversed(cfg.strides)))
+        swap_snakes(self)  # DAC's blocks with a cheaper Snake backward (snake.py); same forward and weights
 
     @property
     def hop(self) -> int:
