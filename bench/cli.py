@@ -143,7 +143,7 @@ def _fail(msg: str) -> None:
 @app.command("codecs")
 def codecs_cmd(data_dir: Path | None = DataDir, fmt: str = FormatOpt) -> None:
     """List every registered codec: rates, codebooks, bitrate, origin and weight status."""
-    from bench.registry_builtin import codec_rows
+    from bench.listing import codec_rows
 
     _table(
         codec_rows(data_dir),
@@ -157,7 +157,7 @@ def codecs_cmd(data_dir: Path | None = DataDir, fmt: str = FormatOpt) -> None:
 @app.command("tasks")
 def tasks_cmd(fmt: str = FormatOpt) -> None:
     """List tasks: data recipe, conditioning, metrics and presets."""
-    from bench.registry_builtin import task_rows
+    from bench.listing import task_rows
 
     _table(task_rows(), ["name", "recipe", "conditioning", "metrics", "presets"], "tasks", fmt)
 
@@ -165,7 +165,7 @@ def tasks_cmd(fmt: str = FormatOpt) -> None:
 @app.command("metrics")
 def metrics_cmd(fmt: str = FormatOpt) -> None:
     """List metric backends and whether each can run here (and if not, why)."""
-    from bench.registry_builtin import metric_rows
+    from bench.listing import metric_rows
 
     _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends", fmt)
 

@@ -158,7 +158,6 @@ def _scores(metric: str, clips: list[dict], audios: list[np.ndarray]) -> dict:
 def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str | None = None, data_dir=None,
                    device: str = "cpu", wer: bool = True, data: dict | None = None) -> list[dict]:
     """Every record of one codec over ``clips``; ``data`` is the record's data object (see :func:`test_clips`)."""
-    import bench.registry_builtin  # noqa: F401
     from bench.codecs import get_codec
     from bench.config import config_hash
     from bench.tasks.tokens import codec_identity

@@ -1,7 +1,9 @@
 """One generic registry, instantiated once per plugin kind (codecs, tasks, metric backends).
 
-Built-ins register lazily as ``"module:attr"`` strings, so listing names never imports torch;
-third-party packages add entries through the entry-point group ``bench.<kind>``.
+Each plugin package registers its own built-ins when it is imported (``bench.codecs``, ``bench.tasks``,
+``bench.metrics``), lazily as ``"module:attr"`` strings, so listing names never imports torch; third-party
+packages add entries through the entry-point group ``bench.<kind>``. A registry made with a ``protocol``
+class refuses, on first use, an entry that is a class but not a subclass of it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ class UnknownNameError(KeyError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, group: str | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None, protocol: type | None = None) -> None:
         self.kind = kind
         self.group = group or f"bench.{kind}"
+        self.protocol = protocol
         self._entries: dict[str, T | str] = {}
         self._meta: dict[str, dict[str, Any]] = {}
         self._plugins_loaded = False
@@ -44,8 +47,16 @@ class Registry(Generic[T]):
     def _add(self, name: str, target: T | str, meta: dict[str, Any]) -> None:
         if name in self._entries and self._entries[name] is not target:
             raise ValueError(f"{self.kind} {name!r} is already registered")
+        if not isinstance(target, str):
+            self._conforms(name, target)
         self._entries[name] = target
         self._meta[name] = meta
+
+    def _conforms(self, name: str, obj: Any) -> None:
+        """A class entry must implement the kind's protocol (factories and instances are taken as they are)."""
+        if self.protocol is not None and isinstance(obj, type) and not issubclass(obj, self.protocol):
+            raise TypeError(f"{self.kind} {name!r}: {obj.__module__}.{obj.__qualname__} does not subclass "
+                            f"{self.protocol.__module__}.{self.protocol.__qualname__}")
 
     def unregister(self, name: str) -> None:
         self._entries.pop(name, None)
@@ -93,6 +104,7 @@ class Registry(Generic[T]):
             obj: Any = importlib.import_module(mod)
             for part in attr.split("."):
                 obj = getattr(obj, part)
+            self._conforms(name, obj)
             self._entries[name] = obj
             target = obj
         return target  # type: ignore[return-value]

@@ -1,16 +1,32 @@
 """Codec plugins, imported as ``bench.codecs`` (the folder keeps the user's name ``codecs/``).
 
-Built-ins are registered lazily by import path, so listing them imports no model library.
-Third-party codecs register through the ``bench.codecs`` entry-point group.
+The package registers its built-ins here, lazily by import path, so listing them imports no model library;
+third-party codecs register through the ``bench.codecs`` entry-point group.
 """
 
 from bench.registry import Registry
 
 from .base import Codec, WeightsStatus, WeightsUnavailable
 
-CODECS: Registry[type[Codec]] = Registry("codecs")
+CODECS: Registry[type[Codec]] = Registry("codecs", protocol=Codec)
 
-__all__ = ["CODECS", "Codec", "WeightsStatus", "WeightsUnavailable", "get_codec"]
+# name -> "module:Class", imported on first use
+BUILTIN: dict[str, str] = {
+    "xcodec": "bench.codecs.xcodec.plugin:XCodec",
+    "xcodec-acoustic": "bench.codecs.xcodec.plugin:XCodecAcoustic",
+    "encodec-24khz": "bench.codecs.encodec:EncodecPublished",
+    "encodec@here": "bench.codecs.encodec:EncodecHere",
+    "dac-16khz": "bench.codecs.dac:DAC16kPublished",
+    "dac-24khz": "bench.codecs.dac:DAC24kPublished",
+    "dac-44khz": "bench.codecs.dac:DAC44kPublished",
+    "dac@here": "bench.codecs.dac:DACHere",
+    "speechtokenizer": "bench.codecs.speechtokenizer:SpeechTokenizerPublished",
+    "speechtokenizer@here": "bench.codecs.speechtokenizer:SpeechTokenizerHere",
+}
+for _name, _target in BUILTIN.items():
+    CODECS.register(_name, _target)
+
+__all__ = ["BUILTIN", "CODECS", "Codec", "WeightsStatus", "WeightsUnavailable", "get_codec"]
 
 
 def get_codec(name: str, **kwargs) -> Codec:

@@ -288,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from tqdm import tqdm
 
-    import bench.registry_builtin  # noqa: F401
     from bench.atomic import write_text
     from bench.codecs import CODECS
 

@@ -53,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         it.ref_audio = it.audio
         it.prompt_audio = it.audio[::-1].copy()
         it.audio = (it.audio + 0.01 * rng.standard_normal(len(it.audio))).astype(np.float32)
-    import bench.registry_builtin  # noqa: F401
 
     names = [n for n in a.only.split(",") if n] or [n for n in METRICS.names() if METRICS.get(n).tier == "offline"]
     rows = {}

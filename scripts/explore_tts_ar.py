@@ -30,7 +30,6 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
 
-    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
     from bench import paths
     from bench.atomic import write_json
     from bench.data import ensure_built

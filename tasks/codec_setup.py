@@ -17,7 +17,6 @@ def load_codec(name: str, preset: str, device: str = "cpu", data_dir=None, train
     """The codec, with weights present. A trained-here codec without weights is trained through
     ``bench train-codec`` (the codec area's verb, so we reuse its resume and logging) when
     ``train_missing``; a published codec without weights raises ``WeightsUnavailable`` with its how-to."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
     codec = get_codec(name, preset=preset, device=device, data_dir=data_dir)
     w = codec.weights()
     if w.present:

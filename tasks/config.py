@@ -146,10 +146,16 @@ TTS_TEXTS = {"phonemes": ("phonemes", "char"), "words": ("text", "word")}  # -> 
 
 
 def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[str] = ()) -> TaskConfig:
-    path = Path(__file__).resolve().parent / "configs" / f"{task}.{preset}.yaml"
-    if not path.is_file():
-        presets = sorted(p.stem.split(".", 1)[1] for p in path.parent.glob(f"{task}.*.yaml"))
-        raise FileNotFoundError(f"task {task!r} has no preset {preset!r}; presets: {presets}")
+    """``<task>.<preset>.yaml`` from the registered task's ``config_dir`` (a plugin task ships its own)."""
+    from bench.tasks import TASKS
+
+    if task in TASKS:
+        path = TASKS.get(task).preset_path(preset)  # FileNotFoundError names the presets there
+    else:
+        path = Path(__file__).resolve().parent / "configs" / f"{task}.{preset}.yaml"
+        if not path.is_file():
+            presets = sorted(p.stem.split(".", 1)[1] for p in path.parent.glob(f"{task}.*.yaml"))
+            raise FileNotFoundError(f"task {task!r} has no preset {preset!r}; presets: {presets}")
     cfg = load_preset(TaskConfig, path, overrides)
     if cfg.task != task:
         raise ValueError(f"{path}: task field {cfg.task!r} != {task!r}")

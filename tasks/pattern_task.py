@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -26,8 +27,9 @@ class PatternTask(LMTask):
     def text_ids(self, row: dict, ctx: Context) -> list[int]:
         return ctx.vocab.encode(row[self.text_field]) if self.text_field else [T_BOS, T_EOS]
 
+    @abstractmethod
     def train_frames(self, ctx: Context) -> int:
-        raise NotImplementedError
+        """Frames of each training crop."""
 
     def _objective(self, rows: list[dict], ctx: Context):
         d = ctx.cfg.data
@@ -43,9 +45,9 @@ class PatternTask(LMTask):
         """The valid clips, cropped to the training length from their start."""
         return self._objective(self.valid_rows(ctx), ctx)
 
+    @abstractmethod
     def prompt_and_length(self, item: dict, ctx: Context) -> tuple[np.ndarray, int]:
         """(prompt codes [n_q, P], total frames to reach)."""
-        raise NotImplementedError
 
     def generate(self, models: dict, item: dict, ctx: Context) -> dict[str, np.ndarray]:
         cfg = ctx.cfg
@@ -55,8 +57,9 @@ class PatternTask(LMTask):
                                  _gen.item_generator(cfg.generate.seed, item["id"]))
         return {"lm": codes[:, prompt.shape[1] :]}
 
+    @abstractmethod
     def reference_audio(self, item: dict, ctx: Context, sr: int) -> np.ndarray:
-        raise NotImplementedError
+        """The real clip the generated one is compared with (FAD's reference set)."""
 
     def score(self, ctx: Context, items: list[dict], audio: dict[str, dict[str, np.ndarray]], sr: int, log=print):
         refs = [Item(id=it["id"], audio=self.reference_audio(it, ctx, sr), sr=sr) for it in items]

@@ -91,7 +91,6 @@ def build_context(task_obj, cfg: TaskConfig, manifest: Path, cache, run_dir: Pat
 
 def context_from_run_dir(run_dir: Path):
     """Rebuild a run's context from its state.json (the DDP entry point: no codec needed)."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
     from bench.tasks import TASKS
     from bench.tasks.tokens import TokenCache
 
@@ -217,7 +216,6 @@ LOCK = ".run.lock"  # in the run folder (with its ``.owner``); kept when --force
 def _checked_cell(task: str, codec: str, preset: str, overrides) -> TaskConfig:
     """The cell's config, after checking that the task, its preset and the codec exist (a did-you-mean
     error otherwise), before any folder or data is made."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
     from bench.codecs import CODECS
     from bench.tasks import TASKS
 
@@ -443,7 +441,6 @@ def _rel_run_dir(run_dir: Path, data_dir) -> str:
 
 def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:
     """The codec's current weights identity (cheap: no model load), None if it cannot be read."""
-    import bench.registry_builtin  # noqa: F401
     from bench.codecs import get_codec
     from bench.tasks.tokens import codec_identity
 

@@ -220,7 +220,6 @@ def tokenize(
     batch_size: int = 8, log=print,
 ) -> TokenCache:
     """``bench tokenize``: build the data if missing, load the codec, encode (or reuse) the cache."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
     from bench.codecs import CODECS
     from bench.data import ensure_built
     from bench.tasks.codec_setup import load_codec

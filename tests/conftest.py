@@ -18,6 +18,21 @@ def _isolated_data_root(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BENCH_RESULTS", str(tmp_path_factory.getbasetemp() / "bench-results"))
 
 
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    """What a test registers (or unregisters) in a plugin registry is undone after it."""
+    from bench.codecs import CODECS
+    from bench.data import RECIPES
+    from bench.metrics import METRICS
+    from bench.tasks import TASKS
+
+    regs = (CODECS, TASKS, METRICS, RECIPES)
+    saved = [(dict(r._entries), dict(r._meta), r._plugins_loaded) for r in regs]
+    yield
+    for r, (entries, meta, loaded) in zip(regs, saved, strict=True):
+        r._entries, r._meta, r._plugins_loaded = entries, meta, loaded
+
+
 @pytest.fixture
 def tone():
     """One second of a 440 Hz tone at 16 kHz, amplitude 0.5."""

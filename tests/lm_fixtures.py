@@ -10,7 +10,7 @@ import torch
 
 from bench.codecs import CODECS, Codec, WeightsStatus
 from bench.data.manifest import write_manifest
-from bench.metrics import METRICS, MetricBackend
+from bench.metrics import METRICS, ItemMetric
 
 HOP, SR, DIM = 320, 16000, 8
 
@@ -52,7 +52,7 @@ class ProjectionRVQ(Codec):
         return (z @ torch.linalg.pinv(self.proj)).reshape(codes.shape[0], 1, -1)
 
 
-class RMSBackend(MetricBackend):
+class RMSBackend(ItemMetric):
     """Item-level fixture metric: RMS of the audio (deterministic, depends on the audio)."""
 
     metric, backend, needs = "wer", "test-rms", ()

@@ -48,7 +48,6 @@ def _one_error_line(r, *expect: str) -> str:
 
 # -- 1. named, OS and encoding errors: one line, exit 2 --------------------------------------------------
 def _unknown_codec():
-    import bench.registry_builtin  # noqa: F401
     from bench.codecs import CODECS
 
     CODECS.get("xcodek")

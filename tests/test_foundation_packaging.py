@@ -78,7 +78,7 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 def test_cli_start_up_imports_nothing_heavy():
     """Fast start-up is about what gets imported; the time itself is measured by scripts/bench_startup.py."""
-    code = "import sys, bench.cli, bench.registry_builtin as r; r.codec_rows(); r.task_rows(); r.metric_rows(); " \
+    code = "import sys, bench.cli, bench.listing as r; r.codec_rows(); r.task_rows(); r.metric_rows(); " \
            "print(' '.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}, cwd=ROOT)

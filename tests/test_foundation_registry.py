@@ -41,13 +41,44 @@ def test_unknown_name_suggests_close_match():
     assert "Did you mean 'xcodec'?" in msg and "encodec-24khz" in msg
 
 
+def test_registry_refuses_a_class_outside_its_protocol():
+    class Proto:
+        pass
+
+    class Good(Proto):
+        pass
+
+    reg: Registry = Registry("things", group="bench.test-none", protocol=Proto)
+    reg.register("good", Good)
+    with pytest.raises(TypeError, match="Dummy does not subclass .*Proto"):
+        reg.register("bad", Dummy)
+    reg.register("lazy-bad", "collections:OrderedDict")  # lazy entries are checked when first imported
+    with pytest.raises(TypeError, match="OrderedDict does not subclass"):
+        reg.get("lazy-bad")
+    assert reg.get("good") is Good
+
+
+def test_builtin_registries_hold_their_protocols():
+    from bench.codecs import CODECS, Codec
+    from bench.metrics import METRICS, MetricBackend
+    from bench.tasks import TASKS, Task
+
+    assert (CODECS.protocol, TASKS.protocol, METRICS.protocol) == (Codec, Task, MetricBackend)
+    assert issubclass(TASKS.get("tts"), Task)
+
+
 def test_builtin_tables_point_at_real_registries():
+    """Each plugin package registers its own built-ins on import: no other module has to be imported first."""
+    from bench.codecs import BUILTIN as BUILTIN_CODECS
     from bench.codecs import CODECS
-    from bench.registry_builtin import BUILTIN_CODECS, BUILTIN_TASKS
+    from bench.metrics import BUILTIN as BUILTIN_METRICS
+    from bench.metrics import METRICS
+    from bench.tasks import BUILTIN as BUILTIN_TASKS
     from bench.tasks import TASKS
 
     assert set(BUILTIN_CODECS) <= set(CODECS.names())
     assert set(BUILTIN_TASKS) <= set(TASKS.names())
+    assert set(BUILTIN_METRICS) <= set(METRICS.names())
     assert {"xcodec", "xcodec-acoustic", "encodec-24khz", "dac-16khz", "speechtokenizer"} <= set(CODECS.names())
 
 
@@ -99,7 +130,7 @@ def test_entry_point_plugin_is_listed(tmp_path):
         check=True,
         capture_output=True,
     )
-    code = "from bench.codecs import CODECS; import bench.registry_builtin; " \
+    code = "from bench.codecs import CODECS; " \
            "print(CODECS.names()); print(CODECS.get('tiny-plugin')().bitrate())"
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -236,8 +236,8 @@ def test_weights_override_is_found(tmp_path):
 
 
 def test_catalog_lists_every_named_backend():
+    from bench.listing import metric_rows
     from bench.metrics.catalog import BUILTIN
-    from bench.registry_builtin import metric_rows
 
     names = {r["name"] for r in metric_rows()}
     assert set(BUILTIN) <= names and len(BUILTIN) == 23

@@ -12,7 +12,6 @@ pytest.importorskip("encodec")
 pytest.importorskip("dac")
 pytest.importorskip("speechtokenizer")
 
-import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 from bench.codecs import get_codec  # noqa: E402
 from bench.codecs.peer_here import FAMILIES, PeerConfig, load_peer_config  # noqa: E402
 from bench.codecs.xcodec.config import load_config as load_xcodec  # noqa: E402

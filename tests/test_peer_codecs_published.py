@@ -20,7 +20,6 @@ pytest.importorskip("encodec")
 pytest.importorskip("dac")
 pytest.importorskip("speechtokenizer")
 
-import bench.registry_builtin  # noqa: E402,F401  (registers the built-in codec names)
 from bench.codecs import WeightsUnavailable, get_codec  # noqa: E402
 from bench.codecs.dac import DAC16kPublished, DAC44kPublished  # noqa: E402
 from bench.codecs.encodec import BANDWIDTHS, EncodecPublished, n_q_for_bandwidth  # noqa: E402

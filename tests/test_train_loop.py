@@ -133,7 +133,6 @@ def test_teacher_features_cached_per_utterance(tmp_path):
 
 
 def test_trained_checkpoint_loads_by_name(tmp_path, monkeypatch):
-    import bench.registry_builtin  # noqa: F401
     from bench.codecs import get_codec
     from bench.train.run import train_codec
 

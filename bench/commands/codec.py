@@ -43,7 +43,6 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         no_wer: bool = typer.Option(False, "--no-wer", help="Skip the ASR probe."),
     ) -> None:
         """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""
-        import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
         from bench.codec_eval import evaluate, print_comparisons, print_table
         from bench.codecs import CODECS
 

@@ -14,7 +14,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
 
     @data_app.command("build")
     def build_cmd(
-        recipe: str = typer.Argument(..., help=" | ".join(RECIPES)),
+        recipe: str = typer.Argument(..., help=" | ".join(RECIPES.names())),
         preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | cpu | small | paper (or a recipe's own)"),
         data_dir: Path | None = DataDir,
         overrides: list[str] = SetOpt,
@@ -56,7 +56,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         """List recipes and their presets."""
         from bench import data
 
-        for r in sorted(data.RECIPES):
+        for r in data.RECIPES.names():
             console.print(f"{r}: {', '.join(data.presets(r))}")
 
 

@@ -43,7 +43,6 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         until: str = typer.Option(None, "--until", help="Stop after tokenize | train | generate (GPU half)."),
     ) -> None:
         """Train the task's LM over the codec's tokens, generate, decode, score and write records."""
-        import bench.registry_builtin  # noqa: F401 - registers the built-in tasks and codecs
         from bench.cli import _fail
         from bench.codecs import CODECS
         from bench.tasks import TASKS

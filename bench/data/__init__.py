@@ -12,18 +12,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench.registry import Registry
+
 CONFIG_DIR = Path(__file__).with_name("configs")
 RECIPE_VERSION = 1  # bump when a recipe's output changes for an unchanged config
 
-# recipe name -> (module, config dataclass name)
-RECIPES: dict[str, tuple[str, str]] = {
-    "speech": ("bench.data.speech", "SpeechConfig"),
-    "grammar": ("bench.data.grammar", "GrammarConfig"),
-    "speech-real": ("bench.data.speech_real", "SpeechRealConfig"),
-    "music": ("bench.data.music", "MusicConfig"),
-    "sound": ("bench.data.sound", "SoundConfig"),
-    "folder": ("bench.data.folder", "FolderConfig"),
-}
+# recipe name -> "module:ConfigClass" (the recipe's module builds it; imported on first use). The same
+# Registry as codecs, tasks and metrics: one lookup, one "did you mean" message, entry points ``bench.recipes``.
+RECIPES: Registry[type] = Registry("recipes")
+for _name, _target in {
+    "speech": "bench.data.speech:SpeechConfig",
+    "grammar": "bench.data.grammar:GrammarConfig",
+    "speech-real": "bench.data.speech_real:SpeechRealConfig",
+    "music": "bench.data.music:MusicConfig",
+    "sound": "bench.data.sound:SoundConfig",
+    "folder": "bench.data.folder:FolderConfig",
+}.items():
+    RECIPES.register(_name, _target)
 
 
 class RecipeError(ValueError):
@@ -39,12 +44,11 @@ def _recipe(recipe: str):
     if recipe not in RECIPES:
         import difflib
 
-        near = difflib.get_close_matches(recipe, RECIPES, n=1)
+        near = difflib.get_close_matches(recipe, RECIPES.names(), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise RecipeError(f"unknown recipe {recipe!r}{hint}; available: {', '.join(sorted(RECIPES))}")
-    mod_name, cls_name = RECIPES[recipe]
-    mod = importlib.import_module(mod_name)
-    return mod, getattr(mod, cls_name)
+        raise RecipeError(f"unknown recipe {recipe!r}{hint}; available: {', '.join(RECIPES.names())}")
+    cls = RECIPES.get(recipe)
+    return importlib.import_module(cls.__module__), cls
 
 
 def load_config(recipe: str, preset: str, overrides: tuple[str, ...] | list[str] = ()) -> Any:

@@ -1,12 +1,17 @@
 """Metric backends, registered as ``<metric>/<backend>`` (e.g. ``wer/faster-whisper-tiny.en``).
 
-Third-party backends register through the ``bench.metrics`` entry-point group.
+The package registers its built-in catalogue (``catalog.BUILTIN``) here; third-party backends register
+through the ``bench.metrics`` entry-point group.
 """
 
 from bench.registry import Registry
 
-from .base import BackendUnavailable, Item, MetricBackend
+from .base import BackendUnavailable, Item, ItemMetric, MetricBackend, SetMetric
+from .catalog import BUILTIN
 
-METRICS: Registry[type[MetricBackend]] = Registry("metrics")
+METRICS: Registry[type[MetricBackend]] = Registry("metrics", protocol=MetricBackend)
 
-__all__ = ["METRICS", "BackendUnavailable", "Item", "MetricBackend"]
+for _name, _target in BUILTIN.items():
+    METRICS.register(_name, _target)
+
+__all__ = ["BUILTIN", "METRICS", "BackendUnavailable", "Item", "ItemMetric", "MetricBackend", "SetMetric"]

@@ -25,7 +25,7 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import BackendUnavailable, Item, MetricBackend
+from .base import BackendUnavailable, Item, ItemMetric
 from .textnorm import edit_counts
 from .weights import (
     LocalWeights,
@@ -81,7 +81,7 @@ def joined(texts: list[str], temperatures: list[float | None]) -> Transcript:
     return Transcript(" ".join(t.strip() for t in texts).strip(), max(temps, default=0.0))
 
 
-class _ASRBackend(MetricBackend):
+class _ASRBackend(ItemMetric):
     """Shared WER/CER/dWER logic; subclasses implement ``_model_id`` and ``_transcribe_one``."""
 
     needs: ClassVar[tuple[str, ...]] = ("ref_text",)

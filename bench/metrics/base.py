@@ -52,14 +52,28 @@ class MetricBackend(ABC):
         """Settings beyond the model that change the number (e.g. decoding, text normalization)."""
         return []
 
+
+class ItemMetric(MetricBackend):
+    """A score per clip (WER, speaker similarity, MOS, PESQ...); the record aggregates them (``aggregate``)."""
+
+    level: ClassVar[Literal["item", "set"]] = "item"
+
+    @abstractmethod
     def score(self, items: list[Item]) -> list[float | None]:
-        """Per-item scores (item-level backends)."""
-        raise NotImplementedError(f"{self.backend} is a set-level metric")
+        """Per-item scores, in order; None where the score is undefined for that item."""
 
     def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
         """Per-item (score, details) such as the ASR transcript; details are cached beside the score."""
         return [(v, {}) for v in self.score(items)]
 
-    def score_set(self, hyp: list[Item], ref: list[Item]) -> float:
-        """One score for a set against a reference set (set-level backends, e.g. FAD)."""
-        raise NotImplementedError(f"{self.backend} is an item-level metric")
+
+class SetMetric(MetricBackend):
+    """A score of a whole set against a reference set: the Frechet distance between Gaussians fitted to the
+    frame embeddings of each set (FAD). The backend embeds one clip; ``bench.metrics.scoring.fad`` caches
+    the embeddings per clip, fits, and bootstraps the CI over clips."""
+
+    level: ClassVar[Literal["item", "set"]] = "set"
+
+    @abstractmethod
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """Frame embeddings [frames, dim] of one clip."""

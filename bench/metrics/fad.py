@@ -15,23 +15,13 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import Item, MetricBackend
-from .stats import frechet_from_samples
+from .base import SetMetric
 from .weights import LocalWeights, have_modules, pkg_version, weights_hash
 
 
-class _FAD(MetricBackend):
+class _FAD(SetMetric):
     metric: ClassVar[str] = "fad"
-    level: ClassVar[str] = "set"  # type: ignore[assignment]
     higher_is_better: ClassVar[bool] = False
-
-    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
-        raise NotImplementedError
-
-    def score_set(self, hyp: list[Item], ref: list[Item]) -> float:
-        h = np.concatenate([self.embed(it.audio, it.sr) for it in hyp])
-        r = np.concatenate([self.embed(it.audio, it.sr) for it in ref])
-        return frechet_from_samples(h, r)
 
 
 class FADLogmel(_FAD):

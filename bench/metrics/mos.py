@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import BackendUnavailable, Item, MetricBackend
+from .base import BackendUnavailable, Item, ItemMetric
 from .weights import find_weights, have_modules, how_to, pkg_version, weights_hash
 
 SR = 16000
@@ -60,7 +60,7 @@ def _dnsmos_clip(key: str, audio_bytes: bytes) -> dict[str, float]:
     return {k: float(r[k]) for k in ("ovrl_mos", "sig_mos", "bak_mos", "p808_mos")}
 
 
-class _DNSMOS(MetricBackend):
+class _DNSMOS(ItemMetric):
     metric: ClassVar[str] = "mos"
     higher_is_better: ClassVar[bool] = True
     field: ClassVar[str] = "ovrl_mos"
@@ -120,7 +120,7 @@ def _plcmos():
     return m
 
 
-class MOSPlcmos(MetricBackend):
+class MOSPlcmos(ItemMetric):
     """PLCMOS v2. The library averages 15 random rater embeddings from the global numpy RNG; we draw
     them from a fixed-seed generator so a clip always gets the same score."""
 
@@ -169,7 +169,7 @@ def _utmos(repo: str, ckpt: str):
     return model.eval().to(dev), dev
 
 
-class MOSUtmos22Strong(MetricBackend):
+class MOSUtmos22Strong(ItemMetric):
     metric, backend, higher_is_better, tier = "mos", "utmos22-strong", True, "paper"
     key = "utmos22-strong"
 

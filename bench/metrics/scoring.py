@@ -45,7 +45,6 @@ def resolve_name(name: str) -> str:
 
 def get_backend(name: str) -> MetricBackend:
     """The backend instance, created once per process; raises BackendUnavailable (with how-to)."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in catalogue
 
     name = resolve_name(name)
     if name not in _INSTANCES:
@@ -244,7 +243,6 @@ def summarize(name: str, values: Sequence[float | None], details: Sequence[dict[
 def compare(name: str, a: Sequence[float | None], b: Sequence[float | None], n_boot: int = 1000,
             seed: int = 0) -> dict[str, Any]:
     """Paired difference mean(a - b) on the same utterances, with its 95% CI and whether it excludes 0."""
-    import bench.registry_builtin  # noqa: F401 - registers the built-in catalogue
 
     d, lo, hi = paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
     cls = METRICS.get(resolve_name(name))

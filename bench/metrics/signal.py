@@ -12,7 +12,7 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import Item, MetricBackend
+from .base import Item, ItemMetric
 from .weights import have_modules, pkg_version
 
 
@@ -26,7 +26,7 @@ def _pair(it: Item, sr: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     return h[:n], r[:n]
 
 
-class _Signal(MetricBackend):
+class _Signal(ItemMetric):
     needs: ClassVar[tuple[str, ...]] = ("ref_audio",)
     higher_is_better: ClassVar[bool] = True
     version_of: ClassVar[str] = "numpy"

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.audio import resample
 
-from .base import Item, MetricBackend
+from .base import Item, ItemMetric
 from .weights import LocalWeights, have_modules, pkg_version, weights_hash
 
 SR = 16000
@@ -37,7 +37,7 @@ def _prompt(it: Item) -> tuple[np.ndarray, str]:
     return it.ref_audio, "target"
 
 
-class _SpeakerBackend(MetricBackend):
+class _SpeakerBackend(ItemMetric):
     metric: ClassVar[str] = "spk"
     needs: ClassVar[tuple[str, ...]] = ("prompt_audio",)
     higher_is_better: ClassVar[bool] = True

@@ -70,7 +70,6 @@ def flatten(rec: dict[str, Any], source: str = "") -> dict[str, Any]:
     row["backend_id"] = backend_id(rec["backend"])
     row["backend_info"] = dict(rec["backend"])
     row.update(codec_info(rec))
-    row["has_origin"] = row["origin"] is not None
     row["metric"], row["decode"] = split_metric(rec["metric"], (rec.get("variant") or {}).get("decode"))
     row["per_item"] = rec.get("per_item")
     row["train_curve"] = extra.get("train_curve")
@@ -126,24 +125,6 @@ def _side_per_item(frame, data_root: Path) -> None:
             frame.at[i, "per_item"] = {"ids": [str(x["id"]) for x in rows], "values": [x[key] for x in rows]}
 
 
-def _registry_codec_meta(frame, data_root: Path | None) -> None:
-    """origin/teacher for records that do not say (task runs): ask the codec registry (cheap, no model load)."""
-    pairs = zip(frame["codec"], frame["has_origin"], strict=True)
-    need = sorted({c for c, has in pairs if not has and c != "reference"})
-    for name in need:
-        try:
-            from bench.codecs import CODECS
-            from bench.registry_builtin import register_builtins
-
-            register_builtins()
-            w = CODECS.get(name)(data_dir=data_root).weights()
-        except Exception:  # noqa: BLE001 - an unknown/broken codec plugin leaves the cells "—", never fails a report
-            continue
-        rows = (frame["codec"] == name) & ~frame["has_origin"]
-        frame.loc[rows, "origin"] = w.origin
-        frame.loc[rows, "teacher"] = w.teacher
-
-
 def load_results(results_dir: str | Path, preset: str | None = None, skip_invalid: bool = False,
                  data_root: Path | None = None) -> Loaded:
     """Load ``<results_dir>/records/**/*.jsonl``; raise one RecordError listing every bad line."""
@@ -178,5 +159,4 @@ def load_results(results_dir: str | Path, preset: str | None = None, skip_invali
     kept = kept.reset_index(drop=True)
     if data_root is not None:
         _side_per_item(kept, Path(data_root))
-        _registry_codec_meta(kept, Path(data_root))
     return Loaded(kept, files, n_records, superseded, skipped)

@@ -29,7 +29,7 @@ class MyCodecTrainable(TrainableCodec):
   loads: rebuild the model from ``config`` with ``from_dict`` and ``load_state_dict(generator)``);
   ``last.pt`` = the full resume state (adds discriminator, optimizers, schedulers, RNG states, step).
   ``config.yaml`` beside them is the resolved config; ``tb/`` the TensorBoard scalars.
-* The codec plugin (registered in ``bench.registry_builtin``) makes itself trainable with a classmethod
+* The codec plugin (registered by ``bench.codecs``) makes itself trainable with a classmethod
   ``trainable(preset, overrides, data_dir=None, load_teacher=True, device="cpu") -> (TrainableCodec,
   resolved config dict)``; the run folder is ``data/codecs/<name>/<preset>-<config_hash(dict)>/``
   (see :mod:`bench.train.run`). ``train.max_minutes`` stops a budgeted run with a checkpoint.

@@ -17,7 +17,6 @@ class NotTrainable(ValueError):
 
 
 def resolve(name: str, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
-    import bench.registry_builtin  # noqa: F401 - registers the built-in codecs
     from bench.codecs import CODECS
 
     cls = CODECS.get(name)

@@ -16,10 +16,12 @@ Both return the mean of all hidden states (embedding output + every layer), as X
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.registry import Registry, UnknownNameError
 from bench.train.teacher import Teacher, TeacherUnavailable
 
 TEACHER_DIMS = {"whisper-tiny.en": 384, "whisper-tiny.en-clip": 384, "hubert-base": 768}
@@ -141,9 +143,17 @@ def _fit(feats: np.ndarray, n_frames: int) -> np.ndarray:
     return np.concatenate([feats, np.repeat(feats[:, -1:], n_frames - feats.shape[1], 1)], 1)
 
 
+# name -> factory(device, data_dir); the same Registry as the plugin kinds (entry points ``bench.teachers``)
+TEACHERS: Registry[Callable[..., Teacher]] = Registry("teachers")
+TEACHERS.register("whisper-tiny.en", lambda device, data_dir: WhisperTeacher("tiny.en", device, data_dir))
+TEACHERS.register("whisper-tiny.en-clip",
+                  lambda device, data_dir: WhisperTeacher("tiny.en", device, data_dir, clip=True))
+TEACHERS.register("hubert-base", lambda device, data_dir: HubertTeacher(device))
+
+
 def get_teacher(name: str, device: str = "cpu", data_dir=None) -> Teacher:
-    if name in ("whisper-tiny.en", "whisper-tiny.en-clip"):
-        return WhisperTeacher("tiny.en", device, data_dir, clip=name.endswith("-clip"))
-    if name == "hubert-base":
-        return HubertTeacher(device)
-    raise ValueError(f"unknown teacher {name!r} (known: {sorted(TEACHER_DIMS)})")
+    try:
+        factory = TEACHERS.get(name)
+    except UnknownNameError as e:
+        raise ValueError(str(e)) from None
+    return factory(device, data_dir)

@@ -1,4 +1,7 @@
-"""Built-in plugin registrations (lazy import paths) and the rows the listing verbs print."""
+"""The rows the listing verbs (``bench codecs``, ``tasks``, ``metrics``) print, one per registered plugin.
+
+Registration itself lives with each plugin package (``bench.codecs``, ``bench.tasks``, ``bench.metrics``).
+"""
 
 from __future__ import annotations
 
@@ -7,47 +10,6 @@ from pathlib import Path
 from bench.codecs import CODECS
 from bench.metrics import METRICS
 from bench.tasks import TASKS
-
-# name -> "module:Class". Imported only when used.
-BUILTIN_CODECS: dict[str, str] = {
-    "xcodec": "bench.codecs.xcodec.plugin:XCodec",
-    "xcodec-acoustic": "bench.codecs.xcodec.plugin:XCodecAcoustic",
-    "encodec-24khz": "bench.codecs.encodec:EncodecPublished",
-    "encodec@here": "bench.codecs.encodec:EncodecHere",
-    "dac-16khz": "bench.codecs.dac:DAC16kPublished",
-    "dac-24khz": "bench.codecs.dac:DAC24kPublished",
-    "dac-44khz": "bench.codecs.dac:DAC44kPublished",
-    "dac@here": "bench.codecs.dac:DACHere",
-    "speechtokenizer": "bench.codecs.speechtokenizer:SpeechTokenizerPublished",
-    "speechtokenizer@here": "bench.codecs.speechtokenizer:SpeechTokenizerHere",
-}
-BUILTIN_TASKS: dict[str, str] = {
-    "tts": "bench.tasks.tts:TTSTask",
-    "music": "bench.tasks.music:MusicTask",
-    "sound": "bench.tasks.sound:SoundTask",
-}
-
-
-def _builtin_metrics() -> dict[str, str]:
-    # The metrics package owns its catalogue (backend name -> "module:Class").
-    try:
-        from bench.metrics.catalog import BUILTIN
-    except ModuleNotFoundError:
-        return {}
-    return dict(BUILTIN)
-
-
-BUILTIN_METRICS: dict[str, str] = _builtin_metrics()
-
-
-def register_builtins() -> None:
-    for reg, table in ((CODECS, BUILTIN_CODECS), (TASKS, BUILTIN_TASKS), (METRICS, BUILTIN_METRICS)):
-        for name, target in table.items():
-            if name not in reg:
-                reg.register(name, target)
-
-
-register_builtins()
 
 
 def codec_rows(data_dir: Path | None = None) -> list[dict]:
