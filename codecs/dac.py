@@ -12,7 +12,6 @@ F * hop (and ``decompress`` then fails), so we use ``encode``/``decode`` and pad
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -89,7 +88,7 @@ class _DACPublished(_DAC):
         return self._cfg["codebook_size"]
 
     @property
-    def env(self) -> str:
+    def weights_env(self) -> str:  # type: ignore[override]
         return f"BENCH_WEIGHTS_DAC_{self.model_type.upper()}"
 
     def _cache_file(self) -> Path:
@@ -97,19 +96,14 @@ class _DACPublished(_DAC):
         tag = LATEST_TAG[self.model_type]
         return Path.home() / ".cache" / "descript" / "dac" / f"weights_{self.model_type}_8kbps_{tag}.pth"
 
-    def _candidates(self) -> list[tuple[str, Path | None]]:
-        env = os.environ.get(self.env)
-        return [
-            ("--weights", self.weights_path.expanduser() if self.weights_path else None),
-            (f"${self.env}", Path(env).expanduser() if env else None),
-            ("dac cache", self._cache_file()),
-        ]
+    def _library_cache(self) -> tuple[str, Path]:
+        return "dac cache", self._cache_file()
 
     def _how(self) -> str:
         return (
             f"Run `python -m dac download --model_type {self.model_type}` where the internet is reachable "
             f"(it writes {self._cache_file()}), then copy that file here and pass --weights PATH or set "
-            f"{self.env}=PATH, or run with BENCH_ONLINE=1 so dac downloads it."
+            f"{self.weights_env}=PATH, or run with BENCH_ONLINE=1 so dac downloads it."
         )
 
     def weights(self) -> WeightsStatus:

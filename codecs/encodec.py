@@ -10,7 +10,6 @@ first n_q levels (RVQ codes are prefix-consistent, so this equals encoding with 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,19 +86,13 @@ class EncodecPublished(_Encodec):
     def n_codebooks(self) -> int:
         return 32
 
-    def _candidates(self) -> list[tuple[str, Path | None]]:
-        def as_file(p: str | Path | None) -> Path | None:
-            if p is None:
-                return None
-            p = Path(p).expanduser()
-            return p / CHECKPOINT if p.is_dir() else p
+    weights_env = ENV
 
-        env = os.environ.get(ENV)
-        return [
-            ("--weights", as_file(self.weights_path)),
-            (f"${ENV}", as_file(env) if env else None),
-            ("torch hub cache", torch_hub_dir() / "checkpoints" / CHECKPOINT),
-        ]
+    def _resolve(self, p: Path) -> Path:
+        return p / CHECKPOINT if p.is_dir() else p
+
+    def _library_cache(self) -> tuple[str, Path]:
+        return "torch hub cache", torch_hub_dir() / "checkpoints" / CHECKPOINT
 
     def _how(self) -> str:
         return (

@@ -85,6 +85,27 @@ class LibraryCodec(Codec):
         self._model: Any = None
         self.model_note = ""  # e.g. "random init (throughput only)" when a module was injected
 
+    # published weights: one lookup order for every library codec ---------------------------
+    weights_env: str = ""  # the environment variable a user may point at the weights
+
+    def _resolve(self, p: Path) -> Path:
+        """A path the user gave (file or folder) -> the checkpoint file the library loads."""
+        return p
+
+    def _library_cache(self) -> tuple[str, Path]:
+        """(label, path) where the library's own download puts the weights."""
+        raise NotImplementedError
+
+    def _candidates(self) -> list[tuple[str, Path | None]]:
+        """Where published weights are looked for, in order: ``--weights``, ``$<weights_env>``, the library's
+        cache. Nothing is downloaded unless ``BENCH_ONLINE=1``."""
+        env = os.environ.get(self.weights_env) if self.weights_env else None
+        return [
+            ("--weights", self._resolve(self.weights_path.expanduser()) if self.weights_path else None),
+            (f"${self.weights_env}", self._resolve(Path(env).expanduser()) if env else None),
+            self._library_cache(),
+        ]
+
     # model --------------------------------------------------------------------------------
     @property
     def model(self) -> nn.Module:

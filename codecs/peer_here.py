@@ -21,8 +21,9 @@ from typing import Any
 
 from bench.train.config import TrainConfig
 
-from .base import WeightsStatus, WeightsUnavailable
+from .base import WeightsUnavailable
 from .library import LibraryCodec
+from .trained_here import TrainedHere
 
 CONFIG_DIR = Path(__file__).resolve().parent / "peer_configs"
 FAMILIES = ("encodec", "dac", "speechtokenizer")
@@ -92,7 +93,7 @@ def load_peer_config(family: str, preset: str, overrides: list[str] | tuple[str,
     return cfg
 
 
-class HereCodec(LibraryCodec):
+class HereCodec(TrainedHere, LibraryCodec):
     """Plugin side of a trained-here library codec: figures from the config, weights from ``ckpt.pt``."""
 
     family: str = ""
@@ -100,10 +101,7 @@ class HereCodec(LibraryCodec):
     def __init__(self, preset: str | None = None, weights: str | Path | None = None, device: str = "cpu",
                  data_dir: str | Path | None = None) -> None:
         super().__init__(preset, weights, device, data_dir)
-        self._ckpt_path = self.weights_path or self._find_checkpoint(preset)
-        if self.preset is None:
-            self.preset = self._ckpt_path.parent.name.rsplit("-", 1)[0] if self._ckpt_path else "smoke"
-        self._cfg: PeerConfig | None = None
+        self._init_checkpoint()
         self.checkpoint_step: int | None = None
 
     # config & checkpoint ---------------------------------------------------------------------
@@ -122,38 +120,12 @@ class HereCodec(LibraryCodec):
         d = cls.config_dict(preset, overrides)
         return PeerTrainable(from_dict(PeerConfig, d), data_dir, load_teacher, device), d
 
-    def _runs_dir(self) -> Path:
-        from bench.paths import data_root
+    @classmethod
+    def config_class(cls) -> type:
+        return PeerConfig
 
-        return data_root(self.data_dir) / "codecs" / self.name
-
-    def _find_checkpoint(self, preset: str | None) -> Path | None:
-        """This preset's current-config run if trained, else its newest trained run (any preset if None)."""
-        root = self._runs_dir()
-        if preset is not None:
-            from bench.train.config import run_hash
-
-            try:
-                own = root / f"{preset}-{run_hash(self.config_dict(preset))}" / "ckpt.pt"
-            except FileNotFoundError:
-                own = None
-            if own is not None and own.is_file():
-                return own
-        pattern = f"{preset}-*/ckpt.pt" if preset else "*/ckpt.pt"
-        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-        return found[-1] if found else None
-
-    @property
-    def cfg(self) -> PeerConfig:
-        if self._cfg is None:
-            from bench.config import from_dict, load_yaml
-
-            run_cfg = self._ckpt_path.parent / "config.yaml" if self._ckpt_path else None
-            if run_cfg is not None and run_cfg.is_file():
-                self._cfg = from_dict(PeerConfig, load_yaml(run_cfg))
-            else:
-                self._cfg = load_peer_config(self.family, self.preset)
-        return self._cfg
+    def teacher_name(self) -> str | None:
+        return self.cfg.teacher
 
     # figures ----------------------------------------------------------------------------------
     @property
@@ -171,16 +143,6 @@ class HereCodec(LibraryCodec):
     @property
     def codebook_size(self) -> int:
         return self.cfg.codebook_size
-
-    def weights(self) -> WeightsStatus:
-        teacher = self.cfg.teacher
-        if self._ckpt_path is not None and self._ckpt_path.is_file():
-            return WeightsStatus("trained-here", self._ckpt_path.parent.name, True, str(self._ckpt_path), teacher)
-        from bench.config import to_dict
-        from bench.train.config import run_hash
-
-        return WeightsStatus("trained-here", f"config {run_hash(to_dict(self.cfg))}", False,
-                             f"not trained yet: bench train-codec {self.name} --preset {self.preset}", teacher)
 
     def _load(self) -> Any:
         from bench.codecs.peer_train import build_generator

@@ -11,7 +11,6 @@ The pip package ships neither config nor weights: the published base config is
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,25 +74,18 @@ class SpeechTokenizerPublished(_SpeechTokenizer):
     def n_codebooks(self) -> int:
         return 8
 
-    def _candidates(self) -> list[tuple[str, Path | None]]:
-        """Checkpoint files, each with ``config.json`` beside it (the HF repo's layout)."""
+    weights_env = ENV
 
-        def ckpt(p: str | Path | None) -> Path | None:
-            if p is None:
-                return None
-            p = Path(p).expanduser()
-            if p.is_file() or p.suffix == ".pt":
-                return p
-            return p / HF_SUBDIR / CKPT if (p / HF_SUBDIR).is_dir() else p / CKPT
+    def _resolve(self, p: Path) -> Path:
+        """A checkpoint file with ``config.json`` beside it, or a folder in the HF repo's layout."""
+        if p.is_file() or p.suffix == ".pt":
+            return p
+        return p / HF_SUBDIR / CKPT if (p / HF_SUBDIR).is_dir() else p / CKPT
 
-        env = os.environ.get(ENV)
+    def _library_cache(self) -> tuple[str, Path]:
         snaps = hf_hub_dir() / f"models--{HF_REPO.replace('/', '--')}" / "snapshots"
         cached = sorted(snaps.glob(f"*/{HF_SUBDIR}/{CKPT}")) if snaps.is_dir() else []
-        return [
-            ("--weights", ckpt(self.weights_path)),
-            (f"${ENV}", ckpt(env) if env else None),
-            ("HF hub cache", cached[-1] if cached else snaps / "<revision>" / HF_SUBDIR / CKPT),
-        ]
+        return "HF hub cache", cached[-1] if cached else snaps / "<revision>" / HF_SUBDIR / CKPT
 
     def _found(self) -> tuple[str, Path] | None:
         for label, p in self._candidates():

@@ -9,62 +9,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.codecs.base import Codec, WeightsStatus, WeightsUnavailable, check_wav
+from bench.codecs.base import Codec, WeightsUnavailable, check_wav
+from bench.codecs.trained_here import TrainedHere
 
 
-class XCodec(Codec):
+class XCodec(TrainedHere, Codec):
     name = "xcodec"
     semantic = True
 
     def __init__(self, preset: str | None = None, weights: str | Path | None = None, device: str = "cpu",
                  data_dir: str | Path | None = None) -> None:
         super().__init__(preset, weights, device, data_dir)
-        self._ckpt_path = self.weights_path or self._find_checkpoint(preset)
-        if self.preset is None:
-            self.preset = self._ckpt_path.parent.name.rsplit("-", 1)[0] if self._ckpt_path else "smoke"
-        self._cfg = None
+        self._init_checkpoint()
         self._model = None
         self._teacher = None
         self.teacher_cache = True  # False: recompute teacher features (honest encode timings)
 
-    # checkpoint discovery ---------------------------------------------------------------
-    def _runs_dir(self) -> Path:
-        from bench.paths import data_root
-
-        return data_root(self.data_dir) / "codecs" / self.name
-
-    def _find_checkpoint(self, preset: str | None) -> Path | None:
-        """The current config's run if trained, else the newest trained run of ``preset`` (any preset if None)."""
-        root = self._runs_dir()
-        if preset is not None:
-            from bench.train.config import run_hash
-
-            own = root / f"{preset}-{run_hash(self._config_dict(preset))}" / "ckpt.pt"
-            if own.is_file():
-                return own
-        pattern = f"{preset}-*/ckpt.pt" if preset else "*/ckpt.pt"
-        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-        return found[-1] if found else None
-
+    # config (checkpoint discovery, cfg and weights(): TrainedHere) ------------------------------
     @classmethod
-    def _config_dict(cls, preset: str, overrides=()) -> dict[str, Any]:
+    def config_dict(cls, preset: str, overrides=()) -> dict[str, Any]:
         from bench.codecs.xcodec.config import load_config
         from bench.config import to_dict
 
         return to_dict(load_config(preset, list(overrides), semantic=cls.semantic))
 
-    @property
-    def cfg(self):
-        if self._cfg is None:
-            from bench.codecs.xcodec.config import XCodecConfig
-            from bench.config import from_dict, load_yaml
+    @classmethod
+    def config_class(cls) -> type:
+        from bench.codecs.xcodec.config import XCodecConfig
 
-            run_cfg = self._ckpt_path.parent / "config.yaml" if self._ckpt_path else None
-            if run_cfg is not None and run_cfg.is_file():
-                self._cfg = from_dict(XCodecConfig, load_yaml(run_cfg))
-            else:
-                self._cfg = from_dict(XCodecConfig, self._config_dict(self.preset))
-        return self._cfg
+        return XCodecConfig
+
+    def teacher_name(self) -> str | None:
+        return self.cfg.teacher if self.cfg.semantic else None
 
     @classmethod
     def trainable(cls, preset: str, overrides=(), data_dir=None, load_teacher: bool = True, device: str = "cpu"):
@@ -73,7 +49,7 @@ class XCodec(Codec):
         from bench.codecs.xcodec.trainable import XCodecTrainable
         from bench.config import from_dict
 
-        d = cls._config_dict(preset, overrides)
+        d = cls.config_dict(preset, overrides)
         return XCodecTrainable(from_dict(XCodecConfig, d), data_dir, load_teacher, device), d
 
     # figures ----------------------------------------------------------------------------
@@ -92,19 +68,6 @@ class XCodec(Codec):
     @property
     def codebook_size(self) -> int:
         return self.cfg.quantizer.codebook_size
-
-    def weights(self) -> WeightsStatus:
-        from bench.config import to_dict
-
-        present = self._ckpt_path is not None and self._ckpt_path.is_file()
-        teacher = self.cfg.teacher if self.cfg.semantic else None
-        if present:
-            return WeightsStatus("trained-here", f"{self._ckpt_path.parent.name}", True, str(self._ckpt_path), teacher)
-        from bench.train.config import run_hash
-
-        h = run_hash(to_dict(self.cfg))
-        return WeightsStatus("trained-here", f"config {h}", False,
-                             f"not trained yet: bench train-codec {self.name} --preset {self.preset}", teacher)
 
     # model ------------------------------------------------------------------------------
     def _load(self):

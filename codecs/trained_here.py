@@ -1,0 +1,86 @@
+"""What every codec trained by ``bench train-codec`` shares on the plugin side: finding its checkpoint
+(``<data>/codecs/<name>/<preset>-<config hash>/ckpt.pt``), its resolved config, and its weights status.
+
+X-Codec (``codecs/xcodec/plugin.py``) and the trained-here EnCodec/DAC/SpeechTokenizer (``codecs/peer_here.py``)
+mix this in; each says how to resolve a preset (``config_dict``), which dataclass holds it (``config_class``)
+and which semantic teacher a checkpoint learned from (``teacher_name``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.codecs.base import WeightsStatus
+
+
+class TrainedHere:
+    name: str
+    preset: str | None
+    data_dir: Any
+    weights_path: Path | None
+
+    # what a codec family says ----------------------------------------------------------------
+    @classmethod
+    def config_dict(cls, preset: str, overrides=()) -> dict[str, Any]:
+        """The resolved config of ``preset`` (with ``overrides``) as a plain dict: what the run hash covers."""
+        raise NotImplementedError
+
+    @classmethod
+    def config_class(cls) -> type:
+        """The dataclass the resolved config loads into."""
+        raise NotImplementedError
+
+    def teacher_name(self) -> str | None:
+        """The semantic teacher this codec's checkpoint learned from (None: none)."""
+        return None
+
+    # shared ------------------------------------------------------------------------------------
+    def _init_checkpoint(self) -> None:
+        """Call from ``__init__`` after ``Codec.__init__``: find the checkpoint, fix the preset it names."""
+        self._ckpt_path = self.weights_path or self._find_checkpoint(self.preset)
+        if self.preset is None:
+            self.preset = self._ckpt_path.parent.name.rsplit("-", 1)[0] if self._ckpt_path else "smoke"
+        self._cfg: Any = None
+
+    def _runs_dir(self) -> Path:
+        from bench.paths import data_root
+
+        return data_root(self.data_dir) / "codecs" / self.name
+
+    def _find_checkpoint(self, preset: str | None) -> Path | None:
+        """The current config's run if trained, else the newest trained run of ``preset`` (any preset if None)."""
+        root = self._runs_dir()
+        if preset is not None:
+            from bench.train.config import run_hash
+
+            try:
+                own = root / f"{preset}-{run_hash(self.config_dict(preset))}" / "ckpt.pt"
+            except FileNotFoundError:  # no such preset file: look for a run of that name anyway
+                own = None
+            if own is not None and own.is_file():
+                return own
+        pattern = f"{preset}-*/ckpt.pt" if preset else "*/ckpt.pt"
+        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+        return found[-1] if found else None
+
+    @property
+    def cfg(self) -> Any:
+        """The trained run's ``config.yaml`` when there is one, else the preset's current config."""
+        if self._cfg is None:
+            from bench.config import from_dict, load_yaml
+
+            run_cfg = self._ckpt_path.parent / "config.yaml" if self._ckpt_path else None
+            source = load_yaml(run_cfg) if run_cfg is not None and run_cfg.is_file() else self.config_dict(self.preset)
+            self._cfg = from_dict(self.config_class(), source)
+        return self._cfg
+
+    def weights(self) -> WeightsStatus:
+        teacher = self.teacher_name()
+        if self._ckpt_path is not None and self._ckpt_path.is_file():
+            return WeightsStatus("trained-here", self._ckpt_path.parent.name, True, str(self._ckpt_path), teacher)
+        from bench.config import to_dict
+        from bench.train.config import run_hash
+
+        return WeightsStatus("trained-here", f"config {run_hash(to_dict(self.cfg))}", False,
+                             f"not trained yet: bench train-codec {self.name} --preset {self.preset}", teacher)
