@@ -32,6 +32,47 @@ def sub(kind: str, *parts: str, root: str | os.PathLike | None = None) -> Path:
     return p
 
 
+# The data root's layout: each kind of artefact, as docs/ARCHITECTURE.md lists it (a test checks both agree).
+# Every folder below is built by the function of the same kind; nothing else joins these names by hand.
+LAYOUT: dict[str, str] = {
+    "datasets": "datasets/<recipe>/<preset>/",
+    "codecs": "codecs/<codec-name>/<preset>-<confighash>/",
+    "tokens": "tokens/<codec-name>/<codec-id>/<recipe>-<preset>-<datahash>/",
+    "runs": "runs/<task>/<preset>/<codec-name>-<confighash>/",
+    "cache": "cache/",
+}
+
+
+def dataset_dir(recipe: str, preset: str, root: str | os.PathLike | None = None) -> Path:
+    return data_root(root) / "datasets" / recipe / preset
+
+
+def codec_run_dir(codec: str, preset: str, config_hash: str, root: str | os.PathLike | None = None) -> Path:
+    """A trained-here codec's run: checkpoints, tensorboard, ``ckpt.pt``."""
+    return data_root(root) / "codecs" / codec / f"{preset}-{config_hash}"
+
+
+def codec_runs(codec: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder holding every run of one trained-here codec."""
+    return data_root(root) / "codecs" / codec
+
+
+def token_dir(codec: str, codec_id: str, recipe: str, preset: str, data_hash: str,
+              root: str | os.PathLike | None = None) -> Path:
+    return data_root(root) / "tokens" / codec / codec_id / f"{recipe}-{preset}-{data_hash}"
+
+
+def task_run_dir(task: str, preset: str, codec: str, config_hash: str, root: str | os.PathLike | None = None) -> Path:
+    """A task run: config, log, LM checkpoints, generated codes, samples, scores."""
+    return data_root(root) / "runs" / task / preset / f"{codec}-{config_hash}"
+
+
+def cache_path(*parts: str, root: str | os.PathLike | None = None) -> Path:
+    """A path under ``cache/`` (teacher features, metric scores, embeddings, converted models, weights); not
+    created (see :func:`sub` for folders made on demand)."""
+    return data_root(root).joinpath("cache", *parts)
+
+
 def use_root(env: str, path: str | os.PathLike) -> Path:
     """Make ``path`` (absolute) the root named by ``env`` (:data:`ENV_DATA` or :data:`ENV_RESULTS`) for this
     process and its children. The CLI calls it for ``--data-dir`` / ``--results-dir``, so code that asks

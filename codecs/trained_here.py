@@ -44,9 +44,9 @@ class TrainedHere:
         self._cfg: Any = None
 
     def _runs_dir(self) -> Path:
-        from bench.paths import data_root
+        from bench.paths import codec_runs
 
-        return data_root(self.data_dir) / "codecs" / self.name
+        return codec_runs(self.name, self.data_dir)
 
     def _find_checkpoint(self, preset: str | None) -> Path | None:
         """The current config's run if trained, else the newest trained run of ``preset`` (any preset if None)."""

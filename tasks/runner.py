@@ -46,7 +46,7 @@ class Log:
 
 
 def run_dir_of(task: str, codec: str, preset: str, cfg: TaskConfig, data_dir=None) -> Path:
-    return paths.data_root(data_dir) / "runs" / task / preset / f"{codec}-{cfg.hash}"
+    return paths.task_run_dir(task, preset, codec, cfg.hash, data_dir)
 
 
 def records_path(preset: str, task: str, codec: str, results_dir=None) -> Path:

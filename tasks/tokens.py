@@ -99,7 +99,7 @@ class TokenCache:
 
 
 def cache_dir(codec_name: str, codec_id: str, recipe: str, preset: str, dhash: str, data_dir=None) -> Path:
-    return paths.data_root(data_dir) / "tokens" / codec_name / codec_id / f"{recipe}-{preset}-{dhash}"
+    return paths.token_dir(codec_name, codec_id, recipe, preset, dhash, data_dir)
 
 
 def tokenize_manifest(

@@ -65,9 +65,9 @@ def load_config(recipe: str, preset: str, overrides: tuple[str, ...] | list[str]
 
 
 def dataset_dir(recipe: str, preset: str, data_dir: str | os.PathLike | None = None) -> Path:
-    from bench.paths import data_root
+    from bench import paths
 
-    return data_root(data_dir) / "datasets" / recipe / preset
+    return paths.dataset_dir(recipe, preset, data_dir)
 
 
 def _hash(recipe: str, cfg: Any) -> str:
@@ -83,7 +83,7 @@ def build(recipe: str, preset: str, data_dir: str | os.PathLike | None = None,
 
     from bench.config import to_dict
     from bench.data import builder
-    from bench.paths import data_root
+    from bench.paths import cache_path
 
     mod, _ = _recipe(recipe)
     cfg = load_config(recipe, preset, overrides)
@@ -93,7 +93,7 @@ def build(recipe: str, preset: str, data_dir: str | os.PathLike | None = None,
     with FileLock(str(out / ".build.lock")):
         if not force and builder.is_done(out, h):
             return out / "manifest.jsonl"
-        cache = data_root(data_dir) / "cache"
+        cache = cache_path(root=data_dir)
         plan = mod.plan(cfg, out, cache)
         return builder.build(out, plan.specs, sr=plan.sr, cfg_hash=h, config=to_dict(cfg),
                              target_rms_db=plan.target_rms_db, desc=f"{recipe}/{preset}",

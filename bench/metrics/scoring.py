@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.paths import data_root
+from bench.paths import cache_path
 
 from . import METRICS
 from .base import BackendUnavailable, Item, MetricBackend
@@ -90,7 +90,7 @@ def _ident_hash(ident: dict[str, Any]) -> str:
 
 
 def _db(root: Path | None = None) -> sqlite3.Connection:
-    p = (root or data_root()) / "cache" / "scores" / "scores.sqlite"
+    p = cache_path("scores", "scores.sqlite", root=root)
     p.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(str(p), timeout=60)
     con.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, backend TEXT, value REAL, detail TEXT)")
@@ -150,7 +150,7 @@ def embeddings(name: str, items: list[Item], cache: bool = True, progress: bool 
 
     name = resolve_name(name)
     b = get_backend(name)
-    folder = data_root() / "cache" / "embeddings" / name.replace("/", "__") / _ident_hash(identity(name))
+    folder = cache_path("embeddings", name.replace("/", "__"), _ident_hash(identity(name)))
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for it in tqdm(items, desc=f"{name} embed", disable=not progress or len(items) < 8, leave=False):

