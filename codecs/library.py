@@ -7,8 +7,9 @@ Contract common to all of them (tested in ``tests/test_peer_codecs_*.py``):
 - ``encode`` takes [B, 1, T] float at ``sample_rate`` (the codec's *native* rate) and returns int64
   codes [B, n_q, F] with ``F = ceil(T / hop_length)``. Stereo [B, 2, T] is rejected with a clear
   ``ValueError`` (``check_wav``); mixing down is the caller's decision, not ours. A tensor carries no
-  rate, so audio at another rate must go through :mod:`bench.codecs.resampling` first
-  (``encode_at`` / ``decode_to`` / ``AtRate``), the one place where codec audio is resampled.
+  rate: the pipelines read files at the codec's rate (``bench.audio.load``, soxr) and bring decoded
+  audio to the scoring rate with ``bench.audio.resample``; for tensors at another rate, the Python API
+  has :mod:`bench.codecs.resampling` (``encode_at`` / ``decode_to`` / ``AtRate``).
 - ``decode`` takes codes [B, n_q, F] (any ``n_q <= n_codebooks``) and returns [B, 1, F * hop_length]:
   outputs that a library returns a few samples short (DAC's 16/24 kHz decoders: 8 samples) are
   zero-padded at the end, longer ones trimmed, so lengths never depend on the library's padding.

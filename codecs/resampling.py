@@ -1,8 +1,11 @@
-"""The one place where audio is resampled between the benchmark's rate and a codec's native rate.
+"""Tensor audio at any rate in and out of a codec, for users of the Python API.
+
+The benchmark's own pipelines do not need it: they read files at the codec's rate (``bench.audio.load``,
+soxr) and bring decoded audio to the scoring rate with ``bench.audio.resample``.
 
 Codecs take and return audio at their own ``sample_rate`` (EnCodec 24 kHz, DAC 16/24/44.1 kHz,
 SpeechTokenizer and X-Codec 16 kHz); a tensor carries no rate, so a codec cannot detect audio at the
-wrong rate. Callers holding audio at another rate (the speech recipes are 16 kHz) go through here:
+wrong rate. Tensors at another rate go through here:
 
 - :func:`encode_at` (``wav`` at ``sr`` -> codes), :func:`decode_to` (codes -> audio at ``sr``,
   trimmed to ``length`` when given), or
