@@ -22,6 +22,7 @@ bench-smoke: setup
 test: setup
 	$(PY) -m pytest -q -x
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
@@ -33,3 +34,4 @@ test-gate: setup
 
 lint:
 	$(PY) -m ruff check .
+	$(PY) -m mypy

@@ -72,8 +72,8 @@ _FIELDS_BY_VERSION = {1: _BASE_FIELDS, 2: _V2_FIELDS}
 
 # One leaderboard cell. A second record with the same key supersedes the first (load), a baseline entry
 # is matched by it (gate, within one preset), two codecs are paired on it (compare, codec left out).
-CELL_KEY = ("preset", "kind", "task", "codec", "decode", "n_q", "metric", "backend_id")
-Cell = namedtuple("Cell", CELL_KEY)
+Cell = namedtuple("Cell", ["preset", "kind", "task", "codec", "decode", "n_q", "metric", "backend_id"])
+CELL_KEY: tuple[str, ...] = Cell._fields
 
 
 class RecordError(ValueError):

@@ -184,7 +184,8 @@ class PeerTrainable(TrainableCodec):
 
     @property
     def loss_weights(self) -> dict[str, float]:
-        return dict(self.cfg.loss)
+        # without a teacher (load_teacher=False) there is no distillation target, hence no sem/* loss to weigh
+        return {k: v for k, v in self.cfg.loss.items() if self.teacher is not None or not k.startswith("sem/")}
 
     def build_generator(self) -> nn.Module:
         return build_generator(self.cfg)

@@ -71,7 +71,10 @@ class TrainedHere:
             from bench.config import from_dict, load_yaml
 
             run_cfg = self._ckpt_path.parent / "config.yaml" if self._ckpt_path else None
-            source = load_yaml(run_cfg) if run_cfg is not None and run_cfg.is_file() else self.config_dict(self.preset)
+            if run_cfg is not None and run_cfg.is_file():
+                source = load_yaml(run_cfg)
+            else:
+                source = self.config_dict(self.preset or "smoke")  # _init_checkpoint has set a preset
             self._cfg = from_dict(self.config_class(), source)
         return self._cfg
 

@@ -182,3 +182,16 @@ def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path):
     assert st.step == 0 and ck.load(tmp_path / "run" / "last.pt")["step"] == 0
     tr, cfg = _trainable(False)
     assert train(tr, manifest, tmp_path / "run", cfg, progress=False).step == 6
+
+
+def test_a_misspelt_loss_weight_is_refused():
+    import torch
+
+    from bench.train.loop import check_loss_weights
+
+    losses = {"rec/mel": torch.tensor(1.0), "vq/commitment": torch.tensor(0.1)}
+    check_loss_weights({"rec/mel": 1.0, "vq/commitment": 1.0, "adv/g": 1.0, "rec/l1": 0.0}, losses, False)
+    with pytest.raises(ValueError, match="rec/mell"):
+        check_loss_weights({"rec/mell": 1.0}, losses, False)
+    with pytest.raises(ValueError, match="adv/g"):  # once the discriminator is on, its losses must exist
+        check_loss_weights({"adv/g": 1.0}, losses, True)

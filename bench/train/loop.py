@@ -49,6 +49,16 @@ def _autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def check_loss_weights(weights: dict[str, float], losses: dict[str, torch.Tensor], adversarial: bool) -> None:
+    """A weight whose key names no loss the generator produced would silently weigh nothing (a misspelt
+    ``rec/mell``): refuse it. Adversarial losses (``adv/...``) exist only from ``disc_start`` on."""
+    unknown = sorted(k for k, w in weights.items()
+                     if w and k not in losses and (adversarial or not k.startswith("adv/")))
+    if unknown:
+        raise ValueError(f"loss weights name no loss the model produces: {', '.join(unknown)}; "
+                         f"its losses: {', '.join(sorted(losses))}")
+
+
 def _weighted(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     terms = [weights[k] * v.float() for k, v in losses.items() if weights.get(k)]
     return torch.stack(terms).sum()
@@ -97,17 +107,12 @@ def _train(trainable: TrainableCodec, manifest, out_dir, config_dict, device, ca
         opt_d = torch.optim.AdamW(disc.parameters(), tc.lr, betas=tuple(tc.betas), weight_decay=tc.weight_decay)
         sch_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, tc.lr_gamma)
 
+    parts = Trainees(gen, opt_g, sch_g, disc, opt_d, sch_d)
     state = State()
     last = out_dir / "last.pt"
     if last.is_file():
         st = ck.load(last)
-        gen.load_state_dict(st["generator"])
-        opt_g.load_state_dict(st["opt_g"])
-        sch_g.load_state_dict(st["sch_g"])
-        if disc is not None:
-            disc.load_state_dict(st["discriminator"])
-            opt_d.load_state_dict(st["opt_d"])
-            sch_d.load_state_dict(st["sch_d"])
+        parts.load_state_dict(st)
         ck.set_rng_state(st["rng"])
         state.step = int(st["step"])
     if state.step >= tc.steps:
@@ -154,6 +159,7 @@ def _train(trainable: TrainableCodec, manifest, out_dir, config_dict, device, ca
     end = tc.steps if stop_after is None else min(tc.steps, stop_after)
     deadline = time.monotonic() + tc.max_minutes * 60 if tc.max_minutes > 0 else None
     stopped = False
+    checked = False  # loss-weight keys checked against the first step's losses
     while state.step < end:
         if deadline is not None and _out_of_time(deadline, dev, d):
             stopped = True  # checkpointed below; a rerun resumes from here
@@ -178,6 +184,9 @@ def _train(trainable: TrainableCodec, manifest, out_dir, config_dict, device, ca
         with _autocast(dev, tc.precision):
             g_losses = trainable.generator_losses(wav, out, d_model, adversarial)
         losses = {k: v for k, v in {**out, **g_losses}.items() if "/" in k}
+        if not checked:
+            check_loss_weights(weights, losses, adversarial)
+            checked = True
         total = _weighted(losses, weights)
         opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -209,11 +218,11 @@ def _train(trainable: TrainableCodec, manifest, out_dir, config_dict, device, ca
         bar.update(1)
         if state.step % tc.ckpt_every == 0 or state.step == end:
             if d.main:
-                _save(trainable, out_dir, config_dict, state.step, gen, disc, opt_g, sch_g, opt_d, sch_d,
+                _save(trainable, out_dir, config_dict, state.step, parts,
                       export=state.step == tc.steps, data=data_id)
             _barrier(d)
     if stopped and d.main:
-        _save(trainable, out_dir, config_dict, state.step, gen, disc, opt_g, sch_g, opt_d, sch_d, export=True,
+        _save(trainable, out_dir, config_dict, state.step, parts, export=True,
               data=data_id)
     bar.close()
     if writer is not None:
@@ -240,17 +249,43 @@ def _data(trainable: TrainableCodec, manifest, cache_dir, progress):
                        trainable.teacher, cache, progress)
 
 
-def _save(trainable, out_dir, config_dict, step, gen, disc, opt_g, sch_g, opt_d, sch_d, export: bool,
+@dataclass
+class Trainees:
+    """What a codec run trains and resumes: generator, discriminator (or None), their optimizers and schedules.
+
+    One ``state_dict`` for ``last.pt`` (the keys checkpoints have always had), one ``load_state_dict``."""
+
+    gen: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    sch_g: Any
+    disc: torch.nn.Module | None = None
+    opt_d: torch.optim.Optimizer | None = None
+    sch_d: Any = None
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {"generator": self.gen.state_dict(), "opt_g": self.opt_g.state_dict(), "sch_g": self.sch_g.state_dict()}
+        if self.disc is not None:
+            out.update(discriminator=self.disc.state_dict(), opt_d=self.opt_d.state_dict(),
+                       sch_d=self.sch_d.state_dict())
+        return out
+
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        self.gen.load_state_dict(st["generator"])
+        self.opt_g.load_state_dict(st["opt_g"])
+        self.sch_g.load_state_dict(st["sch_g"])
+        if self.disc is not None:
+            self.disc.load_state_dict(st["discriminator"])
+            self.opt_d.load_state_dict(st["opt_d"])
+            self.sch_d.load_state_dict(st["sch_d"])
+
+
+def _save(trainable, out_dir: Path, config_dict: dict, step: int, parts: Trainees, export: bool = False,
           data: dict | None = None) -> None:
-    g_sd = gen.state_dict()
-    full = {"step": step, "generator": g_sd, "opt_g": opt_g.state_dict(), "sch_g": sch_g.state_dict(),
-            "rng": ck.rng_state(), "config": config_dict}
-    if disc is not None:
-        full.update(discriminator=disc.state_dict(), opt_d=opt_d.state_dict(), sch_d=sch_d.state_dict())
+    full = {"step": step, **parts.state_dict(), "rng": ck.rng_state(), "config": config_dict}
     ck.save(out_dir / "last.pt", full)
     if export:  # ckpt.pt appears only for a finished (or budget-stopped) run: plugins never load a half-trained one
-        ck.save(out_dir / "ckpt.pt", ck.export(trainable.family, config_dict, g_sd, step, trainable.teacher_id(),
-                                                   data))
+        ck.save(out_dir / "ckpt.pt", ck.export(trainable.family, config_dict, full["generator"], step,
+                                               trainable.teacher_id(), data))
 
 
 def run_dir(name: str, preset: str, cfg_hash: str, data_dir=None) -> Path:
