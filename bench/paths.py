@@ -49,7 +49,7 @@ def dataset_dir(recipe: str, preset: str, root: str | os.PathLike | None = None)
 
 def codec_run_dir(codec: str, preset: str, config_hash: str, root: str | os.PathLike | None = None) -> Path:
     """A trained-here codec's run: checkpoints, tensorboard, ``ckpt.pt``."""
-    return data_root(root) / "codecs" / codec / f"{preset}-{config_hash}"
+    return codec_runs(codec, root) / f"{preset}-{config_hash}"
 
 
 def codec_runs(codec: str, root: str | os.PathLike | None = None) -> Path:

@@ -7,7 +7,6 @@ budget and its sampling, so every codec run of one preset gets the same config a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bench.config import config_hash_neutral, load_preset, to_dict
 
@@ -149,13 +148,7 @@ def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[s
     """``<task>.<preset>.yaml`` from the registered task's ``config_dir`` (a plugin task ships its own)."""
     from bench.tasks import TASKS
 
-    if task in TASKS:
-        path = TASKS.get(task).preset_path(preset)  # FileNotFoundError names the presets there
-    else:
-        path = Path(__file__).resolve().parent / "configs" / f"{task}.{preset}.yaml"
-        if not path.is_file():
-            presets = sorted(p.stem.split(".", 1)[1] for p in path.parent.glob(f"{task}.*.yaml"))
-            raise FileNotFoundError(f"task {task!r} has no preset {preset!r}; presets: {presets}")
+    path = TASKS.get(task).preset_path(preset)  # FileNotFoundError names the presets there
     cfg = load_preset(TaskConfig, path, overrides)
     if cfg.task != task:
         raise ValueError(f"{path}: task field {cfg.task!r} != {task!r}")
