@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+VOLATILE = {"last_build_seconds"}  # stats.json keys that time the build rather than describe the data
 
 
 def _sha(data: bytes) -> str:
@@ -49,6 +50,9 @@ def digests(data: Path, results: Path, task: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     out["data"] = {k: v for d in (data / "datasets").iterdir() for k, v in _files(d, "*").items()
                    if not k.endswith(".lock")}
+    for p in sorted((data / "datasets").rglob("stats.json")):  # its build wall time is a measurement
+        stats = {k: v for k, v in json.loads(p.read_text()).items() if k not in VOLATILE}
+        out["data"][str(p.relative_to(p.parent.parent))] = _sha(json.dumps(stats, sort_keys=True).encode())
     out["codec"] = {f"{p.parent.parent.name}/{k}": v for p in sorted((data / "codecs").rglob("ckpt.pt"))
                     for k, v in _tensors(p).items()}
     out["tokens"] = _files(data / "tokens", "*.npy")

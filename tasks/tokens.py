@@ -3,7 +3,7 @@
 Layout (under ``data/tokens/<codec>/<codec-id>/<recipe>-<preset>-<datahash>/``):
 ``<split>.npy`` int16 [n_q, total_frames] (every clip of the split, concatenated along time) and
 ``index.json`` (codec figures + per clip: split, offset, frames). ``codec-id`` hashes the codec's
-weights identity (checkpoint bytes for trained-here codecs), ``datahash`` the manifest bytes, so a
+weights identity (checkpoint content for trained-here codecs), ``datahash`` the manifest bytes, so a
 retrained codec or a rebuilt dataset never reuses stale tokens. Encoding is batched (clips sorted by
 length, padded per batch) and resumable: finished chunks land in ``parts/`` and are skipped on rerun;
 ``index.json`` is written last, so its presence means the cache is complete. One writer per cache: a
@@ -40,13 +40,35 @@ def file_sha(path: Path, n: int = 16) -> str:
     return h.hexdigest()[:n]
 
 
+def weights_digest(path: Path) -> str:
+    """Content hash of a weights file. A bench checkpoint (``ckpt.pt``) hashes what it holds (config, teacher,
+    generator tensors), not its bytes: torch's zip container names its records after the file it was saved to
+    (a random temp name here) and the export records the training manifest's path, so two bit-identical
+    trainings in two data dirs would otherwise get two identities (issue #18's repro). Other files: bytes."""
+    if path.suffix == ".pt":
+        import torch
+
+        from bench.train.checkpoint import FORMAT as CKPT_FORMAT
+
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT:
+            h = hashlib.sha256(json.dumps([obj["family"], obj["config"], obj.get("teacher")], sort_keys=True,
+                                          default=str).encode())
+            for k, v in sorted(obj["generator"].items()):
+                t = v.detach().contiguous().cpu()
+                h.update(f"{k}|{t.dtype}|{tuple(t.shape)}".encode())
+                h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            return h.hexdigest()[:16]
+    return file_sha(path)
+
+
 def codec_identity(codec) -> str:
-    """Hash of what determines a codec's tokens: its name, weight source and checkpoint bytes."""
+    """Hash of what determines a codec's tokens: its name, weight source and weights' content."""
     w = codec.weights()
     parts = [codec.name, w.origin, w.source, str(codec.n_codebooks), str(codec.codebook_size), str(codec.frame_rate)]
     for cand in (codec.weights_path, Path(w.detail) if w.detail else None):
         if cand is not None and Path(cand).is_file():
-            parts.append(file_sha(Path(cand)))
+            parts.append(weights_digest(Path(cand)))
             break
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
