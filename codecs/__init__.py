@@ -22,6 +22,14 @@ BUILTIN: dict[str, str] = {
     "dac@here": "bench.codecs.dac:DACHere",
     "speechtokenizer": "bench.codecs.speechtokenizer:SpeechTokenizerPublished",
     "speechtokenizer@here": "bench.codecs.speechtokenizer:SpeechTokenizerHere",
+    # published checkpoints through transformers (codecs/hf.py)
+    "xcodec-hf": "bench.codecs.hf:XcodecHF",
+    "mimi": "bench.codecs.hf:MimiHF",
+    "xcodec2": "bench.codecs.hf:Xcodec2HF",
+    "wavtokenizer": "bench.codecs.hf:WavTokenizerHF",
+    "higgs-audio-tokenizer": "bench.codecs.hf:HiggsAudioTokenizer",
+    "encodec-24khz-hf": "bench.codecs.hf:EncodecHF",
+    "dac-16khz-hf": "bench.codecs.hf:DacHF",
 }
 for _name, _target in BUILTIN.items():
     CODECS.register(_name, _target)

@@ -35,6 +35,7 @@ class Codec(ABC):
     """Audio tokenizer: ``encode(wav[B,1,T]) -> codes[B,n_q,F]`` (int64), ``decode`` back."""
 
     name: ClassVar[str] = ""
+    licence: ClassVar[str] = ""  # of the published weights, as their card or package states it ("" if none apply)
 
     def __init__(
         self,
@@ -73,6 +74,10 @@ class Codec(ABC):
     @abstractmethod
     def weights(self) -> WeightsStatus: ...
 
+    def fetch_command(self) -> str | None:
+        """The one command that gets the weights, shown by `bench codecs` (None: none is known)."""
+        return None
+
     # tokens ----------------------------------------------------------------------------
     @abstractmethod
     def encode(self, wav: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
@@ -102,6 +107,8 @@ class Codec(ABC):
             "present": w.present,
             "teacher": w.teacher,
             "detail": w.detail,
+            "licence": self.licence or None,
+            "get": self.fetch_command(),
         }
 
 

@@ -63,6 +63,7 @@ class _DAC(LibraryCodec):
 
 class _DACPublished(_DAC):
     model_type: ClassVar[str] = ""
+    licence = "MIT (descript-audio-codec)"
 
     @property
     def _cfg(self) -> dict[str, Any]:
@@ -105,6 +106,9 @@ class _DACPublished(_DAC):
             f"(it writes {self._cache_file()}), then copy that file here and pass --weights PATH or set "
             f"{self.weights_env}=PATH, or run with BENCH_ONLINE=1 so dac downloads it."
         )
+
+    def fetch_command(self) -> str:
+        return f"python -m dac download --model_type {self.model_type}"
 
     def weights(self) -> WeightsStatus:
         found = first_existing(self._candidates())

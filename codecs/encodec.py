@@ -77,6 +77,7 @@ class EncodecPublished(_Encodec):
     """Meta's published EnCodec 24 kHz, loaded by the library's own loader."""
 
     name = "encodec-24khz"
+    licence = "cc-by-nc-4.0 (the encodec package's)"
 
     @property
     def sample_rate(self) -> int:
@@ -99,6 +100,9 @@ class EncodecPublished(_Encodec):
             f"Get {CHECKPOINT} from {URL} and pass --weights PATH (file or folder) or set {ENV}=PATH, "
             "or run with BENCH_ONLINE=1 so encodec downloads it into the torch hub cache."
         )
+
+    def fetch_command(self) -> str:
+        return f"curl -LO {URL}"
 
     def weights(self) -> WeightsStatus:
         found = first_existing(self._candidates())

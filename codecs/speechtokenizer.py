@@ -69,6 +69,7 @@ class SpeechTokenizerPublished(_SpeechTokenizer):
     """fnlp's published SpeechTokenizer (HuBERT-avg distilled), loaded by ``load_from_checkpoint``."""
 
     name = "speechtokenizer"
+    licence = "Apache-2.0 (the speechtokenizer package's)"
 
     @property
     def n_codebooks(self) -> int:
@@ -92,6 +93,9 @@ class SpeechTokenizerPublished(_SpeechTokenizer):
             if p is not None and p.is_file() and (p.parent / "config.json").is_file():
                 return label, p
         return None
+
+    def fetch_command(self) -> str:
+        return f"hf download {HF_REPO} {HF_SUBDIR}/config.json {HF_SUBDIR}/{CKPT}"
 
     def _how(self) -> str:
         return (

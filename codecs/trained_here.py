@@ -78,6 +78,10 @@ class TrainedHere:
             self._cfg = from_dict(self.config_class(), source)
         return self._cfg
 
+    def fetch_command(self) -> str:
+        """Weights trained here come from the trainer (a finished run is a no-op)."""
+        return f"bench train-codec {self.name} --preset {self.preset}"
+
     def weights(self) -> WeightsStatus:
         teacher = self.teacher_name()
         if self._ckpt_path is not None and self._ckpt_path.is_file():

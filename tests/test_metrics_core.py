@@ -205,8 +205,8 @@ def test_scores_are_cached_on_disk(monkeypatch):
         scoring.score_items("sisdr/closed-form", [other], progress=False)
 
 
-PAPER = ["wer/hubert-large-ctc", "wer/whisper-large-v3", "spk/ecapa-speechbrain", "mos/utmos22-strong",
-         "fad/vggish", "fad/clap"]
+PAPER = ["wer/hubert-large-ctc", "wer/whisper-large-v3", "spk/ecapa-speechbrain", "spk/wavlm-base-plus-sv",
+         "mos/utmos22-strong", "fad/vggish", "fad/clap"]
 
 
 @pytest.mark.parametrize("name", PAPER)
@@ -240,7 +240,7 @@ def test_catalog_lists_every_named_backend():
     from bench.metrics.catalog import BUILTIN
 
     names = {r["name"] for r in metric_rows()}
-    assert set(BUILTIN) <= names and len(BUILTIN) == 23
+    assert set(BUILTIN) <= names and len(BUILTIN) == 24
 
 
 # -- bench score --------------------------------------------------------------------------------------

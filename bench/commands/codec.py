@@ -1,4 +1,5 @@
-"""Verbs ``train-codec`` and ``eval-codec`` (option parsing only; the work is in bench.train / bench.codec_eval)."""
+"""Verbs ``train-codec``, ``eval-codec`` and ``weights fetch`` (option parsing only; the work is in bench.train,
+bench.codec_eval and bench.codecs.hf)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ import typer
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    weights_app = typer.Typer(help="Published codec weights: fetch them where the internet is reachable.")
+    app.add_typer(weights_app, name="weights")
+
+    @weights_app.command("fetch")
+    def weights_fetch_cmd(
+        name: str = typer.Argument(..., help="A codec whose weights are a hub checkpoint: mimi, xcodec-hf, ..."),
+        to: Path | None = typer.Option(None, "--to", help="Download into this folder (then pass it as --weights) "
+                                       "instead of the Hugging Face hub cache."),
+    ) -> None:
+        """Download a codec's published checkpoint (huggingface_hub). Needs BENCH_ONLINE=1; refuses at once offline."""
+        from bench.codecs.hf import fetch_weights
+
+        typer.echo(str(fetch_weights(name, to)))
+
     @app.command("train-codec")
     def train_codec_cmd(
         name: str = typer.Argument(..., help="A trainable codec: xcodec, xcodec-acoustic, encodec@here, ..."),

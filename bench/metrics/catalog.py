@@ -28,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "wer/hubert-large-ctc": f"{_M}.asr:WERHubertLargeCTC",
     "wer/whisper-large-v3": f"{_M}.asr:WERWhisperLargeV3",
     "spk/ecapa-speechbrain": f"{_M}.speaker:SpkEcapaSpeechbrain",
+    "spk/wavlm-base-plus-sv": f"{_M}.speaker:SpkWavLMSV",
     "mos/utmos22-strong": f"{_M}.mos:MOSUtmos22Strong",
     "fad/vggish": f"{_M}.fad:FADVggish",
     "fad/clap": f"{_M}.fad:FADClap",
