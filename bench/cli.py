@@ -142,13 +142,13 @@ def _fail(msg: str) -> None:
 # -- listings ----------------------------------------------------------------------------
 @app.command("codecs")
 def codecs_cmd(data_dir: Path | None = DataDir, fmt: str = FormatOpt) -> None:
-    """List every registered codec: rates, codebooks, bitrate, origin and weight status."""
+    """List every registered codec: rates, codebooks, bitrate, origin, weight status, licence and how to get them."""
     from bench.listing import codec_rows
 
     _table(
         codec_rows(data_dir),
         ["name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size", "kbps", "origin", "present",
-         "teacher", "weights"],
+         "teacher", "weights", "licence", "get"],
         "codecs",
         fmt,
     )

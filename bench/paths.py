@@ -40,6 +40,7 @@ LAYOUT: dict[str, str] = {
     "tokens": "tokens/<codec-name>/<codec-id>/<recipe>-<preset>-<datahash>/",
     "runs": "runs/<task>/<preset>/<codec-name>-<confighash>/",
     "cache": "cache/",
+    "launch": "launch/<preset>/",
 }
 
 
@@ -71,6 +72,12 @@ def cache_path(*parts: str, root: str | os.PathLike | None = None) -> Path:
     """A path under ``cache/`` (teacher features, metric scores, embeddings, converted models, weights); not
     created (see :func:`sub` for folders made on demand)."""
     return data_root(root).joinpath("cache", *parts)
+
+
+def launch_dir(preset: str, root: str | os.PathLike | None = None) -> Path:
+    """A launched matrix of one preset (variant): ``matrix.json`` (each job's id, state and log, what
+    ``bench status`` reads), ``logs/`` (one log per job) and ``submitit/`` (the scheduler's own files)."""
+    return data_root(root) / "launch" / preset
 
 
 def use_root(env: str, path: str | os.PathLike) -> Path:

@@ -224,6 +224,14 @@ def _checked_cell(task: str, codec: str, preset: str, overrides) -> TaskConfig:
     return load_task_config(task, preset, list(overrides))
 
 
+def finished(task: str, codec: str, preset: str, overrides: tuple[str, ...] | list[str] = (), data_dir=None) -> bool:
+    """Whether :func:`run` of this cell (without ``force``) would only return its records: ``done.json``
+    written for the codec's current weights. The launcher submits no job for such a cell."""
+    cfg = _checked_cell(task, codec, preset, overrides)
+    done = run_dir_of(task, codec, preset_variant(preset, overrides), cfg, data_dir) / "done.json"
+    return done.is_file() and json.loads(done.read_text()).get("codec_id") == _codec_id(codec, cfg, data_dir)
+
+
 def _check_weights(codec: str, cfg: TaskConfig, data_dir) -> None:
     """A published codec without weights fails before any folder or data is made (cheap: no model load);
     a trained-here codec without a checkpoint is trained by the run."""
@@ -290,11 +298,12 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     stage("tokenize", 3)
     cache = tokenize_manifest(codec_obj, manifest, cfg.data.recipe, cfg.data.preset, data_dir=data_dir, log=log)
     end("tokenize")
-    if until == "tokenize":
-        return []
+    # state.json marks the tokens ready (bench.launch submits no codec job for a cell that has it)
     write_json(run_dir / "state.json", {"task": task, "codec": codec, "preset": preset, "overrides": list(overrides),
                                         "manifest": str(manifest), "cache_dir": str(cache.dir),
                                         "codebook_size": codec_obj.codebook_size})
+    if until == "tokenize":
+        return []
     ctx = build_context(task_obj, cfg, manifest, cache, run_dir, codec_obj.codebook_size)
     bud = budget(cfg, task_obj.shapes(cfg))
     write_json(run_dir / "budget.json", bud)

@@ -38,6 +38,7 @@ def test_builders_follow_the_layout(tmp_path):
         "tokens": cache_dir("xcodec", "id1", "speech", "smoke", "dh", r),
         "runs": run_dir_of("tts", "xcodec", "smoke", cfg, r),
         "cache": paths.cache_path(root=r),
+        "launch": paths.launch_dir("smoke", r),
     }
     values = {"<recipe>": "speech", "<preset>": "smoke", "<codec-name>": "xcodec", "<confighash>": "abc",
               "<codec-id>": "id1", "<datahash>": "dh", "<task>": "tts"}

@@ -41,8 +41,27 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
         results_dir: Path | None = typer.Option(None, "--results-dir", help="Results root (default ./results)."),
         until: str = typer.Option(None, "--until", help="Stop after tokenize | train | generate (GPU half)."),
+        launcher: str = typer.Option("local", "--launcher", help="local (here, one cell after another) | slurm "
+                                     "(submitit) | submitit-local (separate processes here) | ray."),
+        launcher_config: Path | None = typer.Option(None, "--launcher-config", help="YAML file of launcher options "
+                                                    "(the options below, and slurm: extra sbatch options)."),
+        partition: str | None = typer.Option(None, "--partition", help="slurm partition."),
+        gpus_per_node: int | None = typer.Option(None, "--gpus-per-node", help="GPUs per job; >1 trains with "
+                                                 "torchrun inside the job."),
+        nodes: int | None = typer.Option(None, "--nodes", help="Nodes per job (1: a cell's DDP is one node's)."),
+        time_limit: str | None = typer.Option(None, "--time", help="Time limit per job: minutes or H:MM:SS "
+                                              "(default 24:00:00)."),
+        parallel: int | None = typer.Option(None, "--parallel", help="Jobs at once (slurm array parallelism; "
+                                            "submitit-local and ray default 1)."),
+        ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster (auto, ray://host:10001); "
+                                               "default a local instance."),
+        wait: bool | None = typer.Option(None, "--wait/--no-wait", help="Wait for every job (default: yes, "
+                                         "except slurm)."),
     ) -> None:
-        """Train the task's LM over the codec's tokens, generate, decode, score and write records."""
+        """Train the task's LM over the codec's tokens, generate, decode, score and write records.
+
+        With --launcher other than local each codec trains in one job and each cell runs in its own job after
+        it; finished cells are not submitted and `bench status` shows the matrix (docs/GUIDE.md)."""
         from bench.cli import _fail
         from bench.codecs import CODECS
         from bench.tasks import TASKS
@@ -58,6 +77,22 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             TASKS.meta(t)
         for c in codecs:
             CODECS.meta(c)
+        launch_opts = dict(partition=partition, gpus_per_node=gpus_per_node, nodes=nodes, time=time_limit,
+                           array_parallelism=parallel, address=ray_address, wait=wait)
+        if launcher != "local" or launcher_config is not None or any(v is not None for v in launch_opts.values()):
+            from bench.launch import launch, load_options
+
+            opts = load_options(launcher, launcher_config, **launch_opts)
+            if launcher != "local":
+                if until is not None:
+                    _fail(f"--until with --launcher {launcher}: a launched cell runs to the end — drop --until")
+                states = launch(tasks, codecs, preset, set_, options=opts, device=device, nproc=nproc, force=force,
+                                data_dir=data_dir, results_dir=results_dir)
+                for key, s in states.items():
+                    typer.echo(f"{key:<32} {s}")
+                if any(s == "failed" for s in states.values()):
+                    raise typer.Exit(1)
+                return
         kw = dict(overrides=set_, device=device, force=force, data_dir=data_dir, results_dir=results_dir, nproc=nproc,
                   until=until)
         if len(tasks) == 1 and len(codecs) == 1:
@@ -68,3 +103,44 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             typer.echo(f"{t:<6} {c:<24} {s}")
         if any(s != "ok" for s in status.values()):
             raise typer.Exit(1)
+
+    @app.command("status")
+    def status_cmd(
+        preset: str | None = typer.Option(None, "--preset", help="A preset (with its --set variants) or one "
+                                          "variant (smoke+set-<hash>); default every launched matrix."),
+        lines: int = typer.Option(10, "--lines", help="Log lines shown for each failed job."),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
+        fmt: str = typer.Option("table", "--format", help="table (for people) | tsv | json (for scripts)."),
+    ) -> None:
+        """Show launched matrices: per job its stage reached, job id, state, wall time and log; the last lines
+        of each failed job's log (read from <data>/launch/<preset>/matrix.json)."""
+        import json
+
+        from bench.cli import FORMATS, _fail, _table
+        from bench.launch import state
+
+        if fmt not in FORMATS:
+            _fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        found = state.presets(data_dir)
+        chosen = [p for p in found if preset is None or p == preset or p.startswith(preset + "+")]
+        if not chosen:
+            where = f"preset {preset!r}" if preset else "any preset"
+            _fail(f"no launched matrix for {where} under {state.state_path('<preset>', data_dir).parent.parent} — "
+                  "launch one with `bench run --launcher ...`" + (f" (launched: {', '.join(found)})" if found else ""))
+        all_rows = [{"preset": p, **r} for p in chosen for r in state.rows(state.state_path(p, data_dir), lines)]
+        if fmt == "json":
+            typer.echo(json.dumps(all_rows, indent=2, default=str))
+            return
+        cols = ["cell", "stage", "job", "state", "wall", "log"]
+        for p in chosen:
+            folder = state.state_path(p, data_dir).parent
+            rows = [{**r, "wall": state.fmt_wall(r["wall_s"]), "log": state.short(r["log"], folder)}
+                    for r in all_rows if r["preset"] == p]
+            _table(rows, cols, f"matrix {p} ({folder})", fmt)
+            if fmt != "table":
+                continue
+            for r in rows:  # plain lines, never folded: a traceback reads as it was written
+                if "log_tail" in r:
+                    typer.echo(f"{r['cell']} {r['state']}: {r['error'] or ''} ({r['log']}, last lines)")
+                    for ln in r["log_tail"]:
+                        typer.echo(f"  {ln}")
