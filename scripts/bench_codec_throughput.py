@@ -7,13 +7,20 @@ peak memory of one call (CPU: resident-set growth sampled every 2 ms after mallo
 
 Weights: published models whose weights are absent here run as the library's published architecture
 with random init, labelled "random init (throughput only)": speed does not depend on weight values,
-quality does, so these rows say nothing about quality. Trained-here codecs use their checkpoint when
-present (else the same random-init label). X-Codec has no third-party library, so its ratio is n/a.
+quality does, so these rows say nothing about quality. The transformers-backed codecs (codecs/hf.py)
+without weights here are built from the library's own config class at its defaults plus the fields the
+plugin states the published config.json overrides (``published_config``): the published sizes, random
+weights. Their library call is the transformers user's: the library's feature extractor, then the
+model's ``encode``/``decode``, written out here from the modeling files (not the plugin's methods).
+Trained-here codecs use their checkpoint when present (else the same random-init label). X-Codec has no
+third-party library, so its ratio is n/a.
 
 Timing: per (codec, batch) the wrapper and library calls are interleaved (W L L W ...) and the
-minimum of ``--repeats`` is kept (robust to the shared machine's load). A (codec, batch) whose
+minimum of ``--repeats`` is kept (robust to the shared machine's load); a pair whose ratio is then more
+than 5% either way gets more repeats, up to 7 (:func:`settled`). A (codec, batch) whose
 estimated time exceeds ``--budget`` seconds is skipped and listed as skipped with the estimate.
-Rows are written after each measurement; a rerun with the same settings skips measured rows.
+Rows are written after each measurement; a rerun with the same settings skips measured rows, so
+``--codecs`` adds rows for some codecs to the table (the header lists every command whose rows it holds).
 
     python scripts/bench_codec_throughput.py --device cpu --threads 1
 """
@@ -37,12 +44,54 @@ RANDOM = "random init (throughput only)"
 
 
 # the libraries' own calls ----------------------------------------------------------------------
+def hf_library_calls(codec: Any) -> tuple[Callable, Callable]:
+    """A transformers user's calls on the codec's model: the library's feature extractor on the clips, then the
+    model's ``encode`` at the full depth and its ``decode`` (each call as its modeling file documents it)."""
+    import transformers
+
+    m, n_q, name = codec.model, codec.n_codebooks, codec.name
+    fe_cls, fe_kwargs = type(codec).feature_extractor
+    fe = getattr(transformers, fe_cls)(**fe_kwargs)
+    arg = "audio" if name in ("xcodec2", "wavtokenizer") else "raw_audio"
+    bw = max(getattr(m.config, "target_bandwidths", None) or [0])  # the largest bandwidth: every level
+
+    def feats(x: Any) -> dict[str, Any]:
+        return fe(**{arg: [c.numpy() for c in x[:, 0].cpu()]}, sampling_rate=codec.sample_rate,
+                  return_tensors="pt")
+
+    encode: dict[str, Callable[[dict], Any]] = {
+        "xcodec-hf": lambda f: m.encode(f["input_values"], bandwidth=bw),
+        "higgs-audio-tokenizer": lambda f: m.encode(f["input_values"], bandwidth=bw),
+        "encodec-24khz-hf": lambda f: m.encode(f["input_values"], f["padding_mask"], bandwidth=bw),
+        "dac-16khz-hf": lambda f: m.encode(f["input_values"], n_quantizers=n_q),
+        "mimi": lambda f: m.encode(f["input_values"], f["padding_mask"], num_quantizers=n_q),
+        "xcodec2": lambda f: m.encode(f["input_values"], f["input_features"], padding_mask=f["padding_mask"],
+                                      input_features_mask=f["input_features_mask"]),
+        "wavtokenizer": lambda f: m.encode(f["input_values"], padding_mask=f["padding_mask"]),
+    }
+    if name not in encode:
+        raise KeyError(f"{name}: no library call written for this transformers codec")
+
+    def enc(x: Any) -> Any:
+        return encode[name](feats(x)).audio_codes
+
+    def dec(c: Any) -> Any:
+        if name == "encodec-24khz-hf":
+            return m.decode(c, [None]).audio_values
+        return m.decode(audio_codes=c).audio_values
+
+    return enc, dec
+
+
 def library_calls(codec: Any) -> tuple[Callable, Callable] | None:
     """(encode(x) -> library codes, decode(library codes) -> wav), calling the library directly."""
     from bench.codecs.dac import _DAC
     from bench.codecs.encodec import _Encodec
+    from bench.codecs.hf import HFCodec
     from bench.codecs.speechtokenizer import _SpeechTokenizer
 
+    if isinstance(codec, HFCodec):
+        return hf_library_calls(codec)
     if not isinstance(codec, (_Encodec, _DAC, _SpeechTokenizer)):
         return None
     m = codec.model
@@ -63,9 +112,24 @@ def library_calls(codec: Any) -> tuple[Callable, Callable] | None:
     return None
 
 
+def build_hf_published(codec: Any) -> Any:
+    """The transformers model of ``codec`` at its published size: the library's config defaults plus the plugin's
+    ``published_config``, random weights (seeded); its figures must be the plugin's published ones."""
+    import torch
+    import transformers
+
+    cls = type(codec)
+    cfg = getattr(transformers, cls.config_class)(**cls.published_config)
+    if cls.figures(cfg) != cls.published_figures():
+        raise ValueError(f"{codec.name}: the library's config gives {cls.figures(cfg)}, not {cls.published_figures()}")
+    torch.manual_seed(0)
+    return getattr(transformers, cls.model_class)(cfg)
+
+
 def prepare(name: str, device: str) -> tuple[Any, str]:
     """The codec ready to run, and where its weights come from."""
     from bench.codecs import get_codec
+    from bench.codecs.hf import HFCodec
     from bench.codecs.library import LibraryCodec
     from bench.codecs.peer_here import HereCodec
 
@@ -79,6 +143,8 @@ def prepare(name: str, device: str) -> tuple[Any, str]:
         from bench.codecs.peer_train import build_library_model
 
         return codec.use_model(build_library_model(codec.cfg), RANDOM), f"{RANDOM}, {codec.preset} config"
+    if isinstance(codec, HFCodec):
+        return codec.use_model(build_hf_published(codec), RANDOM), f"{RANDOM}, published config (transformers)"
     if isinstance(codec, LibraryCodec):
         import importlib
 
@@ -173,6 +239,16 @@ def wrapper_ops_seconds(codec: Any, op: str, x: Any, codes: Any, device: str, n:
     return min(timed(fn, device) for _ in range(n))
 
 
+def settled(t_w: list[float], t_l: list[float], bound: float = 1.05) -> bool:
+    """Whether the wrapper/library ratio of the minima is within ``bound`` either way (or there is no library call).
+    A slow pair outside it gets more repeats (up to 7): on a shared machine two samples each can land 10% apart
+    by load alone, and a verdict against the 5% limit should not rest on them."""
+    if not t_l:
+        return True
+    r = min(t_w) / min(t_l)
+    return 1 / bound <= r <= bound
+
+
 def measure(codec: Any, batch: int, seconds: float, repeats: int, device: str) -> dict[str, Any]:
     import torch
 
@@ -193,13 +269,14 @@ def measure(codec: Any, batch: int, seconds: float, repeats: int, device: str) -
         }
         row: dict[str, Any] = {"frames": int(codes.shape[-1]), "n_q": int(codes.shape[1])}
         for op, (ours, theirs) in pairs.items():
-            t_w, t_l = [], []
+            t_w: list[float] = []
+            t_l: list[float] = []
             for i in range(max(repeats, 7)):  # interleaved W L, L W, ...; fast calls get up to 7 repeats
                 order = [(ours, t_w), (theirs, t_l)] if i % 2 == 0 else [(theirs, t_l), (ours, t_w)]
                 for fn, acc in order:
                     if fn is not None:
                         acc.append(timed(fn, device))
-                if i + 1 >= repeats and (t_l or t_w) and min(t_l or t_w) > 0.5:
+                if i + 1 >= repeats and (t_l or t_w) and min(t_l or t_w) > 0.5 and settled(t_w, t_l):
                     break
             row[f"{op}_rtf"] = min(t_w) / audio_s
             row[f"{op}_peak_mib"] = round(peak_mib(ours, device), 1)
@@ -228,9 +305,10 @@ def write_markdown(path: Path, doc: dict[str, Any]) -> None:
     lines = [
         f"# Codec throughput ({doc['device']})",
         "",
-        "Generated by `scripts/bench_codec_throughput.py`; do not edit by hand. Command:",
+        "Generated by `scripts/bench_codec_throughput.py`; do not edit by hand. "
+        + ("Command:" if len(doc["commands"]) == 1 else "Commands (a rerun adds the rows it measured):"),
         "",
-        f"    {doc['command']}",
+        *(f"    {c}" for c in doc["commands"]),
         "",
         f"{doc['audio_seconds']:g} s of audio per item, torch {doc['torch']}, {doc['threads']} thread(s), "
         f"{doc['repeats']} interleaved repeats (minimum kept), machine: {doc['machine']}.",
@@ -238,6 +316,9 @@ def write_markdown(path: Path, doc: dict[str, Any]) -> None:
         "on the same audio and weights (overhead; 1.05 = 5% slower). Peak = memory growth during one call (MiB).",
         f"Rows marked '{RANDOM}' run the published architecture with random weights: valid for speed and memory "
         "only, never for quality.",
+        "Rows with 'published config (transformers)' are the transformers-backed codecs built from the library's "
+        "config at the published size (no real weights offline); their library call is the library's feature "
+        "extractor then the model's encode/decode.",
         "",
         "wrapper ops = the wrapper's own work around the library call (input checks, dtype, code layout, "
         "length fit) timed in isolation, as a share of the library call: the overhead without timing noise.",
@@ -304,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
             doc = old
     cmd_args = sys.argv[1:] if argv is None else argv
     device_name = torch.cuda.get_device_name() if dev_kind == "cuda" else platform.processor() or platform.machine()
-    doc.update(settings, command="python scripts/bench_codec_throughput.py " + shlex.join(cmd_args),
+    command = "python scripts/bench_codec_throughput.py " + shlex.join(cmd_args)
+    commands = doc.pop("commands", None) or ([doc.pop("command")] if "command" in doc else [])
+    doc.update(settings, commands=[*(c for c in commands if c != command), command],
                torch=torch.__version__, machine=f"{device_name}, {os.cpu_count()} CPUs visible")
     doc["rows"] = [r for r in doc["rows"] if not str(r.get("skipped", "")).startswith("cannot run")]  # retry those
     done = {(r["codec"], r["batch"]) for r in doc["rows"]}
@@ -324,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in batches:
             if (name, b) in done:
                 continue
-            est = None if per_item is None else per_item * b
+            est: float | None = None if per_item is None else per_item * b
             if est is not None and est > a.budget:
                 row = {"codec": name, "weights": source, "batch": b,
                        "skipped": f"estimated {est:.0f} s > budget {a.budget:.0f} s"}

@@ -52,6 +52,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
                                    "speech-real | folder)."),
         codec_preset: str | None = typer.Option(None, "--codec-preset", help="Codec preset (default: same)."),
         data_dir: Path | None = typer.Option(None, "--data-dir"),
+        results_dir: Path | None = typer.Option(None, "--results-dir", help="Results root (default ./results)."),
         device: str = typer.Option("cpu", "--device"),
         limit: int = typer.Option(0, "--limit", help="Evaluate N test clips, a seeded equal share per speaker "
                                   "(0: all)."),
@@ -63,6 +64,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
 
         for name in names:  # an unknown name fails before any data is built or scored
             CODECS.meta(name)
-        records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer, recipe=recipe)
+        records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer,
+                           results_dir=results_dir, recipe=recipe)
         print_table(records)
         print_comparisons(records)
