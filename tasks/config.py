@@ -31,6 +31,11 @@ class DataCfg:
     # tts text the LM reads: "phonemes" (the manifest's IPA string, one token per symbol) or "words" (its text,
     # one token per lower-cased word: for closed-vocabulary recipes such as grammar, docs/TASKS.md)
     tts_text: str = "phonemes"
+    # tts continuation mode: what the ASR hears when WER scores the continuation. "none": the continuation
+    # alone (a fragment that starts at the cut); "prompt": the prompt and the continuation, as one recording,
+    # and only the words whose middle lies after the cut are scored (docs/TASKS.md: a fragment drops or
+    # mishears its first word on clean audio too)
+    asr_context: str = "none"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class TaskConfig:
     def __post_init__(self) -> None:
         if self.data.tts_text not in TTS_TEXTS:
             raise ValueError(f"data.tts_text={self.data.tts_text!r}; known: {', '.join(TTS_TEXTS)}")
+        if self.data.asr_context not in ASR_CONTEXTS:
+            raise ValueError(f"data.asr_context={self.data.asr_context!r}; known: {', '.join(ASR_CONTEXTS)}")
+        if self.data.asr_context != "none" and self.data.tts_mode != "continuation":
+            raise ValueError(f"data.asr_context={self.data.asr_context!r} needs data.tts_mode: continuation (only "
+                             "a continuation has a prompt of the same recording to hear it in)")
         if not 0 <= self.train.input_noise < 1:
             raise ValueError(f"train.input_noise={self.train.input_noise}: a fraction in [0, 1)")
         if not 0 <= self.train.text_dropout < 1:
@@ -138,7 +148,9 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
     ("train", "text_dropout"): 0.0,
     ("generate", "cfg_scale"): 0.0,
     ("data", "tts_text"): "phonemes",
+    ("data", "asr_context"): "none",
 }
+ASR_CONTEXTS = ("none", "prompt")
 TTS_MODES = ("continuation", "cross")
 ALIGN_PRIORS = ("uniform", "letters")
 TTS_TEXTS = {"phonemes": ("phonemes", "char"), "words": ("text", "word")}  # -> (manifest field, token unit)
@@ -155,5 +167,5 @@ def load_task_config(task: str, preset: str, overrides: tuple[str, ...] | list[s
     return cfg
 
 
-__all__ = ["HASH_NEUTRAL", "TTS_MODES", "TTS_TEXTS", "DataCfg", "GenCfg", "LMCfg", "TaskConfig", "TrainCfg",
-           "load_task_config", "to_dict"]
+__all__ = ["ASR_CONTEXTS", "HASH_NEUTRAL", "TTS_MODES", "TTS_TEXTS", "DataCfg", "GenCfg", "LMCfg", "TaskConfig",
+           "TrainCfg", "load_task_config", "to_dict"]

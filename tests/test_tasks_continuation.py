@@ -81,6 +81,16 @@ def test_new_fields_leave_older_presets_hash_alone():
         assert load_task_config("tts", preset, ["train.align_weight=1.0"]).hash != cfg.hash
 
 
+def test_asr_context_is_checked_and_leaves_older_presets_hash_alone():
+    base = load_task_config("tts", "smoke", ["data.tts_mode=continuation"])
+    assert load_task_config("tts", "smoke", ["data.tts_mode=continuation", "data.asr_context=none"]).hash == base.hash
+    assert load_task_config("tts", "smoke", ["data.tts_mode=continuation", "data.asr_context=prompt"]).hash != base.hash
+    with pytest.raises(ValueError, match="asr_context='later'"):
+        load_task_config("tts", "smoke", ["data.tts_mode=continuation", "data.asr_context=later"])
+    with pytest.raises(ValueError, match="needs data.tts_mode: continuation"):
+        load_task_config("tts", "smoke", ["data.tts_mode=cross", "data.asr_context=prompt"])
+
+
 def test_guided_attention_adds_to_the_ar_training_loss_only(manifest, tmp_path):
     import torch
 
@@ -289,7 +299,8 @@ def _fake_timer(manifest):
 
 
 def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkeypatch):
-    over = [*TINY[:-1], "metrics=[wer/test-rms, spk/test-rms]", "data.tts_mode=continuation", "train.val_every=4"]
+    over = [*TINY[:-1], "metrics=[wer/test-rms, spk/test-rms]", "data.tts_mode=continuation", "train.val_every=4",
+            "data.asr_context=prompt"]
     calls: list[tuple[str, list]] = []
     real = tts_mod.score_items
 
@@ -330,11 +341,12 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
             for it in (w, s):  # every metric: the samples after the prompt, never a prompt frame
                 assert np.array_equal(it.audio, whole[cut:]) and np.array_equal(it.ref_audio, clean[cut:])
                 assert np.array_equal(it.prompt_audio, clean[:cut])
+                assert np.array_equal(it.lead_audio, whole[:cut])  # the row's own prompt region (asr_context)
                 assert it.ref_text == " ".join(words[1:]) == cut_row["continuation_text"]  # the prompt's word out
     for r in recs:
         if r["metric"].startswith(("wer", "spk")):
             assert r["extra"]["scored_audio"] == "continuation" and r["extra"]["prompt_cut"] == pc.METHOD
-            assert r["extra"]["prompt_cut_flags"] == {}
+            assert r["extra"]["prompt_cut_flags"] == {} and r["extra"]["asr_context"] == "prompt"
     ref_recs = [json.loads(x) for x in (tmp_path / "r" / "records" / preset_variant("smoke", over)
                                          / "tts__reference.jsonl").read_text().splitlines()]
     assert ref_recs and all(r["extra"]["scored_audio"] == "continuation" for r in ref_recs)
@@ -514,6 +526,27 @@ def test_real_word_timestamps_cut_between_two_words_never_inside_one(tmp_path):
     assert end <= 1.4 and end - pc.BEFORE_S <= c.prompt_seconds <= min(end + pc.AFTER_S, 1.4)
     assert words[len(c.prompt_words)].end > 1.4  # the last word that fits
     assert pc.cut_of(y, text, pc.word_times(y), fr, 70) == c
+
+
+@pytest.mark.skipif(not _asr_ready(), reason="needs flite and the faster-whisper tiny.en weights")
+def test_real_asr_in_context_scores_the_words_after_the_cut_as_transcribed_without_times(tmp_path):
+    """data.asr_context: prompt on a real voice and the real tiny.en: with word times the transcript is the plain
+    decode's (no second pass over the trailing silence, where Whisper says "Thank you."), and an item whose
+    lead is the prompt scores the words after the cut against the continuation's words."""
+    from bench.metrics.asr import WERFasterWhisperTinyEn
+    from bench.metrics.base import Item
+
+    text = "The old man opened a heavy door this morning."
+    y = np.concatenate([_flite(text, tmp_path / "y.wav"), np.zeros(16000, dtype=np.float32)])  # 1 s of silence
+    b = WERFasterWhisperTinyEn()
+    plain, timed = b._transcribe_one(y, 0), b._transcribe_words(y, 0)
+    assert timed.text == plain.text and timed.words
+    assert all(end <= len(y) / 16000 for _, _, end in timed.words)
+    assert normalize(" ".join(w for w, _, _ in timed.words)) == normalize(plain.text)
+    c = pc.cut_of(y, text, pc.word_times(y), 50.0, 70)
+    k = round(c.prompt_frames / 50.0 * 16000)
+    [(v, d)] = b.score_detailed([Item("y", y[k:], 16000, ref_text=c.continuation_text, lead_audio=y[:k])])
+    assert normalize(d["hyp"]) == c.continuation_text and v == 0 and d["context"] == "lead"
 
 
 def test_text_dropout_gives_some_rows_the_empty_text_and_no_guided_span(manifest, tmp_path):

@@ -15,6 +15,7 @@ Transcripts are memoised per process by (model, audio), so WER, CER and dWER of 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ from .weights import (
 )
 
 SR = 16000
+WINDOW_S = 30  # Whisper's window
 BEAM = 5
 BEST_OF = 5
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -52,6 +54,13 @@ DETAIL_KEYS = ("hyp", "ref", "num", "den", "sub", "del", "ins", "temperature")
 class Transcript:
     text: str
     temperature: float  # of the decode kept (the highest over 30-s windows; 0.0 when nothing was kept)
+    words: tuple[tuple[str, float, float], ...] | None = None  # (word, start s, end s) when decoded with times
+
+
+def words_after(words: tuple[tuple[str, float, float], ...], t: float) -> str:
+    """The transcript of the words whose middle lies at or after ``t`` seconds (what an item with a lead
+    scores: the ASR heard the lead for context, the words spoken in it are not the item's)."""
+    return " ".join(w.strip() for w, a, b in words if (a + b) / 2 >= t and w.strip()).strip()
 
 
 _TRANSCRIPTS: dict[tuple[str, str], Transcript] = {}
@@ -97,16 +106,34 @@ class _ASRBackend(ItemMetric):
     def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
         raise NotImplementedError
 
+    hears_lead: ClassVar[bool] = False  # can score an item with a lead_audio: has ``_transcribe_words``
+
+    def _transcribe_words(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        """The transcript with each word's times, decoded as ``_transcribe_one`` decodes."""
+        raise NotImplementedError
+
     def signature_parts(self) -> list[tuple[str, str]]:
         return [("decode", self.decode_sig), ("norm", "whisper-en")]
 
-    def _decode(self, audio: np.ndarray, sr: int) -> Transcript:
+    def _decode(self, audio: np.ndarray, sr: int, words: bool = False) -> Transcript:
         x = resample(np.asarray(audio, dtype=np.float32), sr, SR)
         ak = _audio_key(x)
-        k = (self._model_id(), ak)
+        k = (self._model_id() + ("+words" if words else ""), ak)
         if k not in _TRANSCRIPTS:
-            _TRANSCRIPTS[k] = self._transcribe_one(x, item_seed(ak))
+            _TRANSCRIPTS[k] = (self._transcribe_words if words else self._transcribe_one)(x, item_seed(ak))
         return _TRANSCRIPTS[k]
+
+    def hypothesis(self, it: Item) -> Transcript:
+        """What the ASR heard in the item: its audio alone, or (``lead_audio`` set) lead + audio as one
+        recording with only the words whose middle falls after the lead (:func:`words_after`)."""
+        if it.lead_audio is None:
+            return self._decode(it.audio, it.sr)
+        if not self.hears_lead:
+            raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has a lead (ASR in context), and this "
+                             "backend has no word times to score after it; use a faster-whisper backend")
+        lead = np.asarray(it.lead_audio, dtype=np.float32)
+        t = self._decode(np.concatenate([lead, np.asarray(it.audio, dtype=np.float32)]), it.sr, words=True)
+        return Transcript(words_after(t.words or (), len(lead) / it.sr), t.temperature, t.words)
 
     def transcribe(self, items: list[Item]) -> list[str]:
         # progress is shown by scoring.score_items, chunk by chunk
@@ -122,10 +149,13 @@ class _ASRBackend(ItemMetric):
         res: list[tuple[float | None, dict[str, Any]]] = []
         for it in items:
             ref = self.reference(it)
-            t = self._decode(it.audio, it.sr)
+            t = self.hypothesis(it)
             c = edit_counts(ref, t.text, chars=self.chars)
-            res.append((c.rate, {"hyp": t.text, "ref": c.ref, "num": c.num, "den": c.den, "sub": c.sub,
-                                 "del": c.dele, "ins": c.ins, "temperature": t.temperature}))
+            d = {"hyp": t.text, "ref": c.ref, "num": c.num, "den": c.den, "sub": c.sub, "del": c.dele, "ins": c.ins,
+                 "temperature": t.temperature}
+            if it.lead_audio is not None:  # heard after its lead: a number of another kind (scorer signature)
+                d["context"] = "lead"
+            res.append((c.rate, d))
         return res
 
     def score(self, items: list[Item]) -> list[float | None]:
@@ -140,6 +170,7 @@ class _DWER:
 
     metric: ClassVar[str] = "dwer"
     needs: ClassVar[tuple[str, ...]] = ("ref_audio",)
+    hears_lead: ClassVar[bool] = False  # its reference transcript is of ref_audio alone
 
     def reference(self, it: Item) -> str:
         if it.ref_audio is None:
@@ -176,14 +207,20 @@ def _fw_seeded(size: str, seed: int):
     return _new_fw_model(size)
 
 
-def _fw_decode(model: Any, audio16k: np.ndarray, temperatures: tuple[float, ...]) -> list[Any]:
+def _fw_decode(model: Any, audio16k: np.ndarray, temperatures: tuple[float, ...], words: bool = False) -> list[Any]:
+    """The decoded segments. With ``words`` only the first window's segment (without timestamps a window is one
+    segment) of a clip <= 30 s: with word times faster-whisper seeks to the last word's end and decodes the
+    rest again, where Whisper hallucinates ("Thank you.") in the trailing silence; the first window's text is
+    the decode without word times, so the transcript is the same as the plain decode's."""
+    if words and len(audio16k) > WINDOW_S * SR:
+        raise ValueError(f"ASR with word times scores clips of at most {WINDOW_S} s; got {len(audio16k) / SR:.1f} s")
     segs, _ = model.transcribe(
         audio16k, language="en", beam_size=BEAM, best_of=BEST_OF, temperature=list(temperatures),
         compression_ratio_threshold=CR_THRESHOLD, log_prob_threshold=LOGP_THRESHOLD,
         no_speech_threshold=NO_SPEECH_THRESHOLD, without_timestamps=True,
-        condition_on_previous_text=False, vad_filter=False,
+        condition_on_previous_text=False, vad_filter=False, word_timestamps=words,
     )
-    return list(segs)
+    return list(itertools.islice(segs, 1)) if words else list(segs)
 
 
 def needs_fallback(compression_ratio: float, avg_logprob: float) -> bool:
@@ -226,12 +263,25 @@ class _FasterWhisper(_ASRBackend):
             "weights_hash": weights_hash(Path(d) / "model.bin"),
         }
 
-    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
+    hears_lead: ClassVar[bool] = True
+
+    def _segments(self, audio16k: np.ndarray, seed: int, words: bool) -> list[Any]:
         """Beam search at T=0 on the shared model; only if a window fails, the whole fallback on a seeded one."""
-        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1])
+        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1], words)
         if any(needs_fallback(s.compression_ratio, s.avg_logprob) for s in segs):
-            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES)
+            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES, words)
+        return segs
+
+    def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        segs = self._segments(audio16k, seed, False)
         return joined([s.text for s in segs], [s.temperature for s in segs])
+
+    def _transcribe_words(self, audio16k: np.ndarray, seed: int) -> Transcript:
+        """faster-whisper's word timestamps (cross-attention alignment after decoding; the text is the same)."""
+        segs = self._segments(audio16k, seed, True)
+        t = joined([s.text for s in segs], [s.temperature for s in segs])
+        return Transcript(t.text, t.temperature,
+                          tuple((w.word, float(w.start), float(w.end)) for s in segs for w in (s.words or [])))
 
     def encode(self, audio16k: np.ndarray) -> np.ndarray:
         """Encoder states [frames, dim] (50 Hz) for FAD on Whisper-encoder embeddings."""

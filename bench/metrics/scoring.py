@@ -65,8 +65,12 @@ def identity(name: str) -> dict[str, Any]:
 
 # -- content hashing and the score cache ------------------------------------------------------------
 def _key_fields(b: MetricBackend) -> tuple[str, ...]:
-    # speaker backends fall back to ref_audio when there is no prompt
-    return tuple(b.needs) + (("ref_audio",) if b.metric == "spk" else ())
+    # speaker backends fall back to ref_audio when there is no prompt; ASR backends hear lead_audio
+    return tuple(b.needs) + (("ref_audio",) if b.metric == "spk" else ()) + (
+        ("lead_audio",) if getattr(b, "hears_lead", False) else ())
+
+
+OPTIONAL_KEY_FIELDS = ("lead_audio",)  # hashed only when set, so the keys of items without one stay as they were
 
 
 def item_hash(it: Item, fields: Sequence[str]) -> str:
@@ -75,6 +79,8 @@ def item_hash(it: Item, fields: Sequence[str]) -> str:
     h.update(np.ascontiguousarray(it.audio, dtype=np.float32).tobytes())
     for f in fields:
         v = getattr(it, f)
+        if v is None and f in OPTIONAL_KEY_FIELDS:
+            continue
         h.update(f"|{f}|".encode())
         if v is None:
             h.update(b"<none>")
@@ -190,12 +196,15 @@ def per_item_fields(details: Sequence[dict[str, Any]] | None) -> dict[str, list]
     return {k: [d[k] for d in details] for k in DETAIL_FIELDS if all(k in d for d in details)}
 
 
-def signature(name: str, aggregate: str, ci: str, n_boot: int, seed: int) -> str:
-    """One line naming what changes the number: backend, weights, decoding/normalization, aggregation, CI."""
+def signature(name: str, aggregate: str, ci: str, n_boot: int, seed: int, context: str | None = None) -> str:
+    """One line naming what changes the number: backend, weights, decoding/normalization, what the model heard
+    (``context``: e.g. "lead" when an ASR heard each item after its lead audio), aggregation, CI."""
     b = get_backend(name)
     ident = identity(name)
     parts = [f"{b.metric}:{b.backend}", f"model:{str(ident.get('weights_hash') or 'none')[:8]}"]
     parts += [f"{k}:{v}" for k, v in b.signature_parts()]
+    if context:
+        parts.append(f"ctx:{context}")
     parts += [f"agg:{aggregate}", f"ci:{ci}", f"boot:{n_boot}", f"seed:{seed}"]
     return "|".join(parts)
 
@@ -234,8 +243,13 @@ def summarize(name: str, values: Sequence[float | None], details: Sequence[dict[
     clusters = len(set(kept)) if kept is not None else None
     aggregate = "corpus" if ratio else "mean"
     ci = "cluster-bootstrap" if clusters is not None and clusters >= 2 else "item-bootstrap"
+    contexts = {d.get("context") for d in details or []}
+    if len(contexts) > 1:
+        raise ValueError(f"summarize {name}: items heard in different contexts ({sorted(map(str, contexts))}); "
+                         "their scores are not one number")
+    context = next(iter(contexts), None)
     scorer = {"aggregate": aggregate, "ci": ci, "n_boot": n_boot, "seed": seed, "items": len(values) - missing,
-              "clusters": clusters, "signature": signature(name, aggregate, ci, n_boot, seed)}
+              "clusters": clusters, "signature": signature(name, aggregate, ci, n_boot, seed, context)}
     return {"metric": b.metric, "backend": identity(name), "value": est, "n": len(values) - missing,
             "ci_low": lo, "ci_high": hi, "higher_is_better": b.higher_is_better, "scorer": scorer}
 
