@@ -32,8 +32,8 @@ class DataCfg:
     # one token per lower-cased word: for closed-vocabulary recipes such as grammar, docs/TASKS.md)
     tts_text: str = "phonemes"
     # tts continuation mode: what the ASR hears when WER scores the continuation. "none": the continuation
-    # alone (a fragment that starts at the cut); "prompt": the prompt and the continuation, as one recording,
-    # and only the words whose middle lies after the cut are scored (docs/TASKS.md: a fragment drops or
+    # alone (a fragment that starts at the cut); "prompt": the clean prompt then the row's continuation, as one
+    # recording, and only the words whose middle lies after the cut are scored (docs/TASKS.md: a fragment drops or
     # mishears its first word on clean audio too)
     asr_context: str = "none"
 

@@ -419,8 +419,9 @@ class TTSTask(LMTask):
         prompt (cut at ``prompt_frames / frame_rate``), WER against the reference words after the prompt's
         words, speaker similarity against the clean prompt; the clean reference rows score the clean
         continuation the same way, so the floor is comparable. The prompt frames, the codec's resynthesis of
-        real codes, are never scored; with ``data.asr_context: prompt`` the ASR hears them before the
-        continuation (one recording, as a listener would) and only the words after the cut are scored.
+        real codes, are never scored; with ``data.asr_context: prompt`` the ASR hears the clean prompt before
+        every row's continuation (the same context for every system, so only the continuation differs) and
+        scores the words after the cut.
         """
         cont = tts_mode(ctx.cfg) == "continuation"
         refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
@@ -435,10 +436,10 @@ class TTSTask(LMTask):
         in_context = cont and ctx.cfg.data.asr_context == "prompt"
 
         def make(src: dict[str, np.ndarray]) -> list[Item]:
-            if cont:  # in context: the ASR hears the row's own prompt region before it (data.asr_context)
+            if cont:  # in context: the ASR hears the clean prompt before every row's continuation (asr_context)
                 return [Item(id=i, audio=src[i][cut[i]:], sr=sr, ref_audio=refs[i][cut[i]:],
                              ref_text=cuts[i].continuation_text, prompt_audio=prompts[i],
-                             lead_audio=src[i][:cut[i]] if in_context else None)
+                             lead_audio=prompts[i] if in_context else None)
                         for i in (it["id"] for it in items)]
             return [Item(id=it["id"], audio=src[it["id"]], sr=sr, ref_audio=refs[it["id"]], ref_text=it.get("text"),
                          prompt_audio=prompts[it["id"]]) for it in items]

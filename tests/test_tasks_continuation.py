@@ -341,7 +341,7 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
             for it in (w, s):  # every metric: the samples after the prompt, never a prompt frame
                 assert np.array_equal(it.audio, whole[cut:]) and np.array_equal(it.ref_audio, clean[cut:])
                 assert np.array_equal(it.prompt_audio, clean[:cut])
-                assert np.array_equal(it.lead_audio, whole[:cut])  # the row's own prompt region (asr_context)
+                assert np.array_equal(it.lead_audio, clean[:cut])  # every row heard after the clean prompt
                 assert it.ref_text == " ".join(words[1:]) == cut_row["continuation_text"]  # the prompt's word out
     for r in recs:
         if r["metric"].startswith(("wer", "spk")):

@@ -23,8 +23,8 @@ class Item:
     ref_audio: np.ndarray | None = None  # the clean reference (signal metrics)
     ref_text: str | None = None  # transcript (WER/CER)
     prompt_audio: np.ndarray | None = None  # speaker prompt (speaker similarity)
-    # Audio that precedes ``audio`` in the same recording (a tts continuation's prompt): an ASR backend hears
-    # lead + audio and scores only the words whose middle lies in ``audio``; every other metric ignores it
+    # Audio heard just before ``audio`` (a tts continuation's clean prompt): an ASR backend hears lead + audio as
+    # one recording and scores only the words whose middle lies in ``audio``; every other metric ignores it
     lead_audio: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
