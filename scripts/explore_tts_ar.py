@@ -4,12 +4,14 @@ way to choose ``train.*``/``lm.*`` for a preset, since ``bench run`` trains both
     python scripts/explore_tts_ar.py --set "train.steps=1200" --set "train.steps=1200 train.align_sigma=0.1"
 
 Each ``--set`` is one setting (several fields, space-separated) over the preset (``--preset``, default cpu).
-Per setting: the AR stage trains into ``<data>/explore/tts-ar/<preset>/<codec>-<config hash>/`` (resumable; a
-trained one is reused), then the first ``--per-voice`` test items of each voice are generated and scored as
-``bench run`` scores its ``ar`` rows (scripts/sweep_tts_decoding.py's probe, bench.tasks.ar_probe). The codec
-and its token cache must exist (``bench run ... --until tokenize``). Rows (WER with CI, final train and
-held-out loss, text use, train wall) merge into ``<data>/explore/tts-ar/<preset>/<codec>.json`` (or ``--out
-DIR``, e.g. results/explore/ to commit them) with a markdown table beside it, and print.
+Per setting: the AR stage trains into ``<data>/explore/tts-ar/<preset>/<codec>-<hash>/`` (resumable; a
+trained one is reused; the hash leaves out ``generate.*`` and ``data.asr_context``, so a sampling setting
+reuses the AR its training fields trained), then the first ``--per-voice`` test items of each voice are
+generated and scored as ``bench run`` scores its ``ar`` rows (bench.tasks.ar_probe, as
+scripts/sweep_tts_decoding.py). The codec and its token cache must exist (``bench run ... --until
+tokenize``). Rows (WER with CI, final train and held-out loss, text use, train wall) merge into
+``<data>/explore/tts-ar/<preset>/<codec>.json`` (or ``--out DIR``, e.g. results/explore/ to commit them)
+with a markdown table beside it, and print.
 Exploration only: a preset's records come from ``bench run``, never from here.
 """
 
@@ -22,6 +24,15 @@ import os
 import platform
 import time
 from pathlib import Path
+
+
+def training_hash(cfg, base) -> str:
+    """The hash of what trains the AR: the config with the base preset's sampling and scoring fields, so a
+    ``generate.*`` or ``data.asr_context`` setting probes an AR trained already instead of training it again."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, generate=base.generate, metrics=base.metrics,
+                               data=dataclasses.replace(cfg.data, asr_context="none")).hash
 
 
 def markdown(doc: dict) -> str:
@@ -86,7 +97,7 @@ def main() -> None:
         if (cfg.data.recipe, cfg.data.preset, cfg.data.codec_preset) != (base.data.recipe, base.data.preset,
                                                                          base.data.codec_preset):
             raise SystemExit(f"error: --set {setting!r}: changes the data or codec; explore LM settings only")
-        run_dir = root / f"{args.codec}-{cfg.hash}"
+        run_dir = root / f"{args.codec}-{training_hash(cfg, base)}"
         run_dir.mkdir(parents=True, exist_ok=True)
         ctx = build_context(task, cfg, manifest, cache, run_dir, codec.codebook_size)
         t0 = time.time()
