@@ -142,13 +142,14 @@ def _fail(msg: str) -> None:
 # -- listings ----------------------------------------------------------------------------
 @app.command("codecs")
 def codecs_cmd(data_dir: Path | None = DataDir, fmt: str = FormatOpt) -> None:
-    """List every registered codec: rates, codebooks, bitrate, origin, weight status, licence and how to get them."""
+    """List every registered codec: rates, codebooks, bitrate, origin, whether it decodes (encode-only tokenizers
+    do not), weight status, licence and how to get them."""
     from bench.listing import codec_rows
 
     _table(
         codec_rows(data_dir),
-        ["name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size", "kbps", "origin", "present",
-         "teacher", "weights", "licence", "get"],
+        ["name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size", "kbps", "origin", "decodes",
+         "present", "teacher", "weights", "licence", "get"],
         "codecs",
         fmt,
     )

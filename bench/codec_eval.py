@@ -128,6 +128,32 @@ def resynthesize(codec, clips: list[dict], points: list[int]) -> tuple[dict[int,
     return out, codes_all, {"rtf_encode": t_enc / dur, "rtf_decode": t_dec / dur, "seconds": dur}
 
 
+def encode_only(codec, clips: list[dict]) -> tuple[list, dict]:
+    """An encode-only tokenizer's codes of each clip at full n_q and its encode timing (no decode exists)."""
+    import torch
+    from tqdm import tqdm
+
+    from bench.audio import resample
+
+    codes_all, t_enc, dur = [], 0.0, 0.0
+    for c in tqdm(clips, desc=f"{codec.name} encode", leave=False):
+        wav = torch.from_numpy(np.ascontiguousarray(resample(c["audio"], EVAL_SR, codec.sample_rate)))[None, None]
+        t0 = time.perf_counter()
+        codes = codec.encode(wav, codec.n_codebooks)
+        t_enc += time.perf_counter() - t0
+        dur += len(c["audio"]) / EVAL_SR
+        codes_all.append(codes[0].cpu().numpy())
+    return codes_all, {"rtf_encode": t_enc / dur, "rtf_decode": None, "seconds": dur}
+
+
+def unavailable(metric: str, why: str, n: int) -> dict:
+    """The summary fields of a metric that cannot be scored here, with the reason (value None, n 0)."""
+    from bench.metrics import scoring
+    from bench.tasks import score
+
+    return {"metric": scoring.get_backend(metric).metric, **score.unavailable(metric, why, n)}
+
+
 def _items(clips, audios):
     from bench.metrics.base import Item
 
@@ -143,7 +169,8 @@ def _record(common: dict, metric: str, value: float | None, n: int, extra: dict 
     fields = dict(summary) if summary else {"metric": metric, "backend": {"name": "bench.codec_eval"},
                                             "value": value, "n": n, "higher_is_better": None}
     fields["metric"] = metric
-    return make_record(**{**common, **typed}, **fields, extra=extra or {})
+    merged = {**fields.pop("extra", {}), **(extra or {})}
+    return make_record(**{**common, **typed}, **fields, extra=merged)
 
 
 def _scores(metric: str, clips: list[dict], audios: list[np.ndarray]) -> dict:
@@ -165,7 +192,10 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     codec = get_codec(name, preset=codec_preset or preset, device=device, data_dir=data_dir)
     w = codec.weights()
     points = n_q_points(codec.n_codebooks)
-    audios, codes, timing = resynthesize(codec, clips, points)
+    if codec.decodes:
+        audios, codes, timing = resynthesize(codec, clips, points)
+    else:  # encode-only: tokens and their statistics; every measure of audio is unavailable, with the reason
+        audios, (codes, timing) = {}, encode_only(codec, clips)
     ids = [c["id"] for c in clips]
     common = {"run_id": f"codec-eval-{name}-{preset}-{config_hash([w.source, preset, len(clips)])}",
               "kind": "codec", "task": None, "codec": name, "preset": preset, "config_hash": config_hash(w.source),
@@ -180,13 +210,15 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
         asr = [WER_METRIC, DWER_METRIC] if wer and k in (1, codec.n_codebooks) else []
         metrics = list(SIGNAL_METRICS) + asr
         for m in metrics:
-            s = _scores(m, clips, audios[k])
+            s = _scores(m, clips, audios[k]) if codec.decodes else unavailable(m, codec.no_decoder(), len(clips))
             recs.append(_record(common, f"{s['metric']}@nq{k}", None, 0, None, s, **at_k))
         recs.append(_record(common, f"kbps@nq{k}", codec.bitrate(k) / 1000, len(clips), None, **at_k))
     full = {"codec_facts": facts}  # diagnostics of the whole codec: no one n_q
     for key in ("rtf_encode", "rtf_decode"):
-        recs.append(_record(common, key, timing[key], len(clips), {"device": device,
-                                                                   "audio_seconds": timing["seconds"]}, **full))
+        extra = {"device": device, "audio_seconds": timing["seconds"]}
+        if timing[key] is None:
+            extra["unavailable"] = codec.no_decoder()
+        recs.append(_record(common, key, timing[key], len(clips) if timing[key] is not None else 0, extra, **full))
     for level, st in enumerate(token_stats(codes, codec.codebook_size), 1):
         for key, v in st.items():
             recs.append(_record(common, f"{key}@level{level}", v, len(clips), {"level": level}, **full))

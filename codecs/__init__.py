@@ -6,7 +6,7 @@ third-party codecs register through the ``bench.codecs`` entry-point group.
 
 from bench.registry import Registry
 
-from .base import Codec, WeightsStatus, WeightsUnavailable
+from .base import Codec, DecodeUnavailable, WeightsStatus, WeightsUnavailable
 
 CODECS: Registry[type[Codec]] = Registry("codecs", protocol=Codec)
 
@@ -34,7 +34,7 @@ BUILTIN: dict[str, str] = {
 for _name, _target in BUILTIN.items():
     CODECS.register(_name, _target)
 
-__all__ = ["BUILTIN", "CODECS", "Codec", "WeightsStatus", "WeightsUnavailable", "get_codec"]
+__all__ = ["BUILTIN", "CODECS", "Codec", "DecodeUnavailable", "WeightsStatus", "WeightsUnavailable", "get_codec"]
 
 
 def get_codec(name: str, **kwargs) -> Codec:

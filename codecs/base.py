@@ -31,11 +31,21 @@ class WeightsStatus:
     teacher: str | None = None  # semantic teacher a checkpoint learned from, if any
 
 
+class DecodeUnavailable(RuntimeError):
+    """An encode-only tokenizer was asked to decode: it has no decoder (``Codec.decodes`` is False)."""
+
+
 class Codec(ABC):
-    """Audio tokenizer: ``encode(wav[B,1,T]) -> codes[B,n_q,F]`` (int64), ``decode`` back."""
+    """Audio tokenizer: ``encode(wav[B,1,T]) -> codes[B,n_q,F]`` (int64), ``decode`` back.
+
+    An encode-only tokenizer (semantic units with no vocoder) sets ``decodes = False`` and raises
+    :class:`DecodeUnavailable` from ``decode``: its token tasks train LMs and write LM-readiness and token
+    statistics, and every measure of audio is recorded as unavailable with the reason (docs/GUIDE.md).
+    """
 
     name: ClassVar[str] = ""
     licence: ClassVar[str] = ""  # of the published weights, as their card or package states it ("" if none apply)
+    decodes: ClassVar[bool] = True  # False: an encode-only tokenizer (no decoder)
 
     def __init__(
         self,
@@ -85,7 +95,12 @@ class Codec(ABC):
 
     @abstractmethod
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [B, n_q, F] (any n_q <= n_codebooks) -> wav [B, 1, T']."""
+        """codes [B, n_q, F] (any n_q <= n_codebooks) -> wav [B, 1, T']; an encode-only tokenizer raises
+        :class:`DecodeUnavailable`."""
+
+    def no_decoder(self) -> str:
+        """Why nothing can be heard from this codec's tokens (the reason encode-only records carry)."""
+        return f"{self.name} is an encode-only tokenizer: no decoder, so no audio to score"
 
     def _check_n_q(self, n_q: int | None) -> int:
         n_q = self.n_codebooks if n_q is None else int(n_q)
@@ -109,6 +124,7 @@ class Codec(ABC):
             "detail": w.detail,
             "licence": self.licence or None,
             "get": self.fetch_command(),
+            "decodes": self.decodes,
         }
 
 

@@ -312,18 +312,22 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     end("train")
     if until == "train":
         return []
-    stage("generate + decode", 5)
     items = task_obj.test_items(ctx)
-    log(f"generate: {len(items)} test items, variants {', '.join(task_obj.variants)}")
-    generate_stage(task_obj, ctx, items, device, log)
-    if until == "generate":
-        log(f"run: stopped after generate (--until); bring {run_dir} back and rerun without --until to score")
-        return []
-    audio = decode_stage(task_obj, ctx, codec_obj, items)
-    end("generate + decode")
-    stage("score", 6)
-    out = task_obj.score(ctx, items, audio, SCORE_SR, log=log)
-    end("score")
+    if codec_obj.decodes:
+        stage("generate + decode", 5)
+        log(f"generate: {len(items)} test items, variants {', '.join(task_obj.variants)}")
+        generate_stage(task_obj, ctx, items, device, log)
+        if until == "generate":
+            log(f"run: stopped after generate (--until); bring {run_dir} back and rerun without --until to score")
+            return []
+        audio = decode_stage(task_obj, ctx, codec_obj, items)
+        end("generate + decode")
+        stage("score", 6)
+        out = task_obj.score(ctx, items, audio, SCORE_SR, log=log)
+        end("score")
+    else:  # nothing to hear: every metric of the samples is unavailable, with the reason; readiness still runs
+        log(f"generate, decode, score: skipped ({codec_obj.no_decoder()})")
+        out = unheard(task_obj, cfg, codec_obj.no_decoder(), len(items))
 
     from bench.results import make_record
 
@@ -366,6 +370,15 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
         log(f"  {r['metric']:<16} {r['backend']['name']:<32} {_fmt(r['value'])}  (n={r['n']})")
     log(f"run: done in {time.time() - t_start:.0f} s; records -> {rec_path}")
     return recs
+
+
+def unheard(task_obj, cfg: TaskConfig, why: str, n: int) -> dict:
+    """The task's score output for a codec whose tokens cannot be heard: each metric x variant unavailable."""
+    from bench.tasks.score import metric_of, unavailable
+
+    recs = [{**unavailable(name, why, n), "metric": f"{metric_of(name)}@{v}", "variant": v}
+            for name in cfg.metrics for v in task_obj.variants]
+    return {"records": recs, "reference": [], "items": []}
 
 
 def codec_facts(codec_obj, n_q: int) -> dict:

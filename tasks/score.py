@@ -18,7 +18,8 @@ def metric_of(backend_name: str) -> str:
     return backend_name.split("/", 1)[0]
 
 
-def _unavailable(name: str, why: str, n: int) -> dict:
+def unavailable(name: str, why: str, n: int) -> dict:
+    """Record fields of a metric that could not score these ``n`` items: value None, n 0, the reason."""
     return {"backend": {"name": name}, "value": None, "n": 0, "ci_low": None, "ci_high": None,
             "higher_is_better": None, "extra": {"unavailable": why, "n_items": n}}
 
@@ -56,7 +57,7 @@ def score_items(name: str, items: list[Item], log=print,
         scored = scoring.score_items_detailed(name, items)
     except BackendUnavailable as e:
         log(f"score: {name} unavailable: {e}")
-        return [None] * len(items), _unavailable(name, str(e), len(items))
+        return [None] * len(items), unavailable(name, str(e), len(items))
     return [v for v, _ in scored], summarize_items(name, [it.id for it in items], scored, groups)
 
 
@@ -75,7 +76,7 @@ def score_set(name: str, hyp: list[Item], ref: list[Item], log=print) -> dict:
         out = dict(scoring.fad(name, hyp, ref))
     except BackendUnavailable as e:
         log(f"score: {name} unavailable: {e}")
-        return _unavailable(name, str(e), len(hyp))
+        return unavailable(name, str(e), len(hyp))
     out.pop("metric", None)
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.codecs import CODECS, Codec, WeightsStatus
+from bench.codecs import CODECS, Codec, DecodeUnavailable, WeightsStatus
 from bench.data.manifest import write_manifest
 from bench.metrics import METRICS, ItemMetric
 
@@ -52,6 +52,16 @@ class ProjectionRVQ(Codec):
         return (z @ torch.linalg.pinv(self.proj)).reshape(codes.shape[0], 1, -1)
 
 
+class EncodeOnlyRVQ(ProjectionRVQ):
+    """The same tokens with no decoder: the shape of an encode-only tokenizer (units without a vocoder)."""
+
+    name = "test-rpq-units"
+    decodes = False
+
+    def decode(self, codes):
+        raise DecodeUnavailable(self.no_decoder())
+
+
 class RMSBackend(ItemMetric):
     """Item-level fixture metric: RMS of the audio (deterministic, depends on the audio)."""
 
@@ -71,6 +81,8 @@ class RMSBackend(ItemMetric):
 def register() -> None:
     if "test-rpq" not in CODECS:
         CODECS.register("test-rpq", ProjectionRVQ)
+    if "test-rpq-units" not in CODECS:
+        CODECS.register("test-rpq-units", EncodeOnlyRVQ)
     if "wer/test-rms" not in METRICS:
         METRICS.register("wer/test-rms", RMSBackend)
 

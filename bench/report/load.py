@@ -73,6 +73,7 @@ def flatten(rec: dict[str, Any], source: str = "") -> dict[str, Any]:
     row["metric"], row["decode"] = split_metric(rec["metric"], (rec.get("variant") or {}).get("decode"))
     row["per_item"] = rec.get("per_item")
     row["train_curve"] = extra.get("train_curve")
+    row["unavailable"] = extra.get("unavailable")  # why a value is None (a backend or a decoder missing here)
     row["run_dir"] = extra.get("run_dir")
     row.update(_typed_columns(rec))
     row["source"] = source

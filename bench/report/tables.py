@@ -256,12 +256,27 @@ def build_table(df, kind: str, name: str, n_boot: int = 1000, split: str | None 
         plan = replace(plan, n_boot=n_boot)
     table.contrasts = plan_contrasts(table, plan)
     mark_best(table, table.contrasts, plan.alpha)
+    table.notes += _unavailable_notes(df, table)
     if kind == "readiness":  # no mean rank: fewer bits/s is better only where the codes carry the audio
         table.notes.append("Held-out NLL rewards predictable tokens, and a collapsed codebook is trivially "
                            "predictable: read each row beside its codebook use and its task scores; no mean rank.")
     else:
         _mean_ranks(table)
     return table
+
+
+def _unavailable_notes(df, table: Table) -> list[str]:
+    """One line per reason a cell is empty: which codec and column could not be scored, and why (the record's
+    ``extra.unavailable``), so an empty cell is never read as a missing run."""
+    if "unavailable" not in df.columns:
+        return []
+    labels = {c.key: c.label for c in table.columns}
+    by_why: dict[str, set[str]] = {}
+    for _, r in df.iterrows():
+        why = _get(r, "unavailable")
+        if why and _none(r["value"]) is None:
+            by_why.setdefault(str(why), set()).add(f"`{r['codec']}` {labels.get(column_key(r), r['metric'])}")
+    return [f"Not scored: {', '.join(sorted(who))}: {why}." for why, who in sorted(by_why.items())]
 
 
 def _readiness_rows(sdf, ready):
