@@ -104,3 +104,29 @@ def test_wavlm_xvector_backend_embeds_like_the_model_card(tmp_path, override):
                                                           Item("other", a, 16000, prompt_audio=b)], progress=False)
     assert sims[0] == pytest.approx(1.0, abs=1e-5) and -1 <= sims[1] < sims[0]
     assert backend.identity()["model"].startswith("microsoft/wavlm-base-plus-sv")
+
+
+def test_whisper_large_v3_loads_an_openai_whisper_checkpoint_and_transcribes_like_the_library(tmp_path, override):
+    """``wer/whisper-large-v3``: a checkpoint in openai-whisper's own format (dims + state dict) with large-v3's
+    mel bins and vocabulary, at a tiny width, found through ``--weights`` and decoded as the library decodes."""
+    whisper = pytest.importorskip("whisper")
+    from whisper.model import ModelDimensions, Whisper
+
+    from bench.metrics.asr import TEMPERATURES, WERWhisperLargeV3, ow_transcribe
+
+    dims = ModelDimensions(n_mels=128, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+                           n_vocab=51866, n_text_ctx=32, n_text_state=32, n_text_head=2, n_text_layer=1)
+    torch.manual_seed(0)
+    torch.save({"dims": dims.__dict__, "model_state_dict": Whisper(dims).state_dict()}, tmp_path / "large-v3.pt")
+    override("whisper-large-v3", tmp_path)
+
+    assert WERWhisperLargeV3.available() == (True, "ok")
+    backend = scoring.get_backend("wer/whisper-large-v3")
+    assert len(backend.identity()["weights_hash"]) == 16
+    audio = _speech(0.5)
+    library = whisper.load_model(str(tmp_path / "large-v3.pt"), device="cpu")
+    assert library.is_multilingual and library.dims.n_mels == 128  # what the library takes for large-v3
+    assert backend._transcribe_one(audio, 7).text == ow_transcribe(library, audio, 7).text
+    [(wer, detail)] = scoring.score_items_detailed("wer/whisper-large-v3", [Item("u", audio, 16000, ref_text="a b")],
+                                                   progress=False)
+    assert wer is not None and detail["den"] == 2 and detail["temperature"] in TEMPERATURES
