@@ -1,4 +1,4 @@
-"""``bench data build|info|check``: option parsing only; the work is in bench.data."""
+"""``bench data build|info|check|presets``: option parsing only; the work is in bench.data and bench.data_check."""
 
 from __future__ import annotations
 
@@ -50,6 +50,44 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             _fail(describe(e) or str(e))
         console.print(f"{data.dataset_dir(recipe, preset, data_dir)}")
         _print_stats(console, stats)
+
+    @data_app.command("check")
+    def check_cmd(
+        recipe: str = typer.Argument(..., help="A speech-like recipe whose clips have text: speech | grammar | "
+                                     "speech-real | folder."),
+        preset: str = typer.Option("smoke", "--preset", "-p"),
+        metric: list[str] = typer.Option(["wer/faster-whisper-tiny.en"], "--metric", "-m",
+                                         help="WER backend(s) (bench metrics); repeat for several."),
+        per_voice: int = typer.Option(12, "--per-voice", min=0, help="Clips per voice (first by id; 0 = all)."),
+        flag: float = typer.Option(0.5, "--flag", help="Flag voices whose corpus WER is above this."),
+        out: Path | None = typer.Option(None, "--out", help="Write the JSON document here, a markdown table beside "
+                                        "it (default: results/data/asr_check_<recipe>-<preset>.json)."),
+        data_dir: Path | None = DataDir,
+    ) -> None:
+        """Per-voice ASR intelligibility of a built recipe: corpus WER of each voice's clean clips (held-out
+        voices on test clips, training voices on valid/train clips) with the benchmark's own WER backends, the
+        held-out voices pooled, voices above --flag flagged. Builds the recipe first if needed."""
+        from bench import data
+        from bench.atomic import write_json, write_text
+        from bench.data_check import check, markdown
+        from bench.paths import repo_root
+
+        try:
+            doc = check(recipe, preset, metric, per_voice, flag, data_dir, log=console.print)
+        except (data.RecipeError, ValueError) as e:
+            if debugging():
+                raise
+            _fail(describe(e) or str(e))
+        dest = out or repo_root() / "results" / "data" / f"asr_check_{recipe}-{preset}.json"
+        write_json(dest, doc)
+        write_text(dest.with_suffix(".md"), markdown(doc))
+        for m, d in doc["metrics"].items():
+            p = d["heldout_pooled"]
+            if p:
+                console.print(f"{m}: held-out voices pooled WER {p['wer']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]")
+            if d["flagged"]:
+                console.print(f"{m}: flagged (WER > {flag:g}): {', '.join(d['flagged'])}")
+        console.print(f"wrote {dest} and {dest.with_suffix('.md').name}")
 
     @data_app.command("presets")
     def presets_cmd() -> None:
