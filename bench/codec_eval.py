@@ -146,14 +146,6 @@ def encode_only(codec, clips: list[dict]) -> tuple[list, dict]:
     return codes_all, {"rtf_encode": t_enc / dur, "rtf_decode": None, "seconds": dur}
 
 
-def unavailable(metric: str, why: str, n: int) -> dict:
-    """The summary fields of a metric that cannot be scored here, with the reason (value None, n 0)."""
-    from bench.metrics import scoring
-    from bench.tasks import score
-
-    return {"metric": scoring.get_backend(metric).metric, **score.unavailable(metric, why, n)}
-
-
 def _items(clips, audios):
     from bench.metrics.base import Item
 
@@ -187,6 +179,7 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     """Every record of one codec over ``clips``; ``data`` is the record's data object (see :func:`test_clips`)."""
     from bench.codecs import get_codec
     from bench.config import config_hash
+    from bench.tasks import score
     from bench.tasks.tokens import codec_identity
 
     codec = get_codec(name, preset=codec_preset or preset, device=device, data_dir=data_dir)
@@ -210,7 +203,10 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
         asr = [WER_METRIC, DWER_METRIC] if wer and k in (1, codec.n_codebooks) else []
         metrics = list(SIGNAL_METRICS) + asr
         for m in metrics:
-            s = _scores(m, clips, audios[k]) if codec.decodes else unavailable(m, codec.no_decoder(), len(clips))
+            if codec.decodes:
+                s = _scores(m, clips, audios[k])
+            else:  # no audio to score: the record says why
+                s = score.unavailable(m, codec.no_decoder(), len(clips))
             recs.append(_record(common, f"{s['metric']}@nq{k}", None, 0, None, s, **at_k))
         recs.append(_record(common, f"kbps@nq{k}", codec.bitrate(k) / 1000, len(clips), None, **at_k))
     full = {"codec_facts": facts}  # diagnostics of the whole codec: no one n_q

@@ -35,7 +35,9 @@ def clips_per_voice(rows: list[dict], per_voice: int, group: str = "speaker") ->
     return out
 
 
-def _corpus(metric: str, items: list, groups: list[str] | None) -> dict[str, Any]:
+def corpus(metric: str, items: list, groups: list[str] | None) -> dict[str, Any]:
+    """Corpus WER of these clips with its 95% CI (speaker clusters when ``groups`` is given), edit totals and
+    the three worst transcripts."""
     from bench.metrics.scoring import score_items_detailed, summarize
 
     res = score_items_detailed(metric, items, progress=False)
@@ -75,12 +77,12 @@ def check(recipe: str, preset: str, metrics: tuple[str, ...] | list[str] = DEFAU
     for m in metrics:
         per = {}
         for v, (role, _) in voices.items():
-            per[v] = {"role": role, **_corpus(m, items[v], None)}
+            per[v] = {"role": role, **corpus(m, items[v], None)}
             per[v]["flagged"] = per[v]["wer"] is not None and per[v]["wer"] > flag
             log(f"{m}  {v:20s} {role:8s} WER {per[v]['wer']:.3f} ({per[v]['errors']}/{per[v]['words']})")
         pooled = None
         if held:
-            pooled = {"voices": held, **_corpus(m, [i for v in held for i in items[v]],
+            pooled = {"voices": held, **corpus(m, [i for v in held for i in items[v]],
                                                 [v for v in held for _ in items[v]])}
         out_metrics[m] = {"identity": identity(m), "voices": per, "heldout_pooled": pooled,
                           "flagged": sorted(v for v, d in per.items() if d["flagged"])}

@@ -46,7 +46,7 @@ def main() -> None:
 
     import numpy as np
 
-    from bench import audio
+    from bench import audio, data_check
     from bench.atomic import write_json
     from bench.data import load_config
     from bench.data.builder import loudness_normalize
@@ -54,7 +54,7 @@ def main() -> None:
     from bench.data.grammar import sentences
     from bench.data.speech import TunedVoice
     from bench.metrics.base import Item
-    from bench.metrics.scoring import identity, score_items_detailed, summarize
+    from bench.metrics.scoring import identity
     from bench.paths import repo_root
 
     cfg = load_config("grammar", args.preset)
@@ -75,15 +75,9 @@ def main() -> None:
 
     def corpus(b: str, names: list[str]) -> dict:
         """Corpus WER of these voices' clips, with a 95% CI (speaker-cluster bootstrap over > 1 voice)."""
-        res = [r for n in names for r in score_items_detailed(b, items[n], progress=False)]
-        vals, dets = [v for v, _ in res], [d for _, d in res]
         grp = [n for n in names for _ in items[n]] if len(names) > 1 else None
-        s = summarize(b, vals, dets, groups=grp, n_boot=1000, seed=0)
-        num, den = sum(d["num"] for d in dets), sum(d["den"] for d in dets)
-        return {"wer": round(num / den, 4), "ci": [round(s["ci_low"], 4), round(s["ci_high"], 4)],
-                "errors": num, "words": den, "clips": len(dets),
-                "worst": [{"ref": d["ref"], "hyp": d["hyp"]} for d in sorted(dets, key=lambda d: -d["num"])[:3]
-                          if d["num"]]}
+        c = data_check.corpus(b, [it for n in names for it in items[n]], grp)
+        return {**c, "wer": round(c["wer"], 4), "ci": [round(x, 4) for x in c["ci"]]}
 
     out_backends = {}
     for b in args.backends:

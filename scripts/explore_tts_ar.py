@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
@@ -42,6 +41,9 @@ def markdown(doc: dict) -> str:
             "`bench run`.\n\n| setting | split | corpus WER (ar) [95% CI] | n | final train loss | held-out loss "
             "| text use (bits/s) | AR train wall (s) |\n|---|---|---|---|---|---|---|---|\n")
 
+    from bench.tasks import readiness
+    from bench.tasks.lm.heldout import HeldOut
+
     def f(x, nd=3):
         return "—" if x is None else f"{x:.{nd}f}"
 
@@ -49,9 +51,9 @@ def markdown(doc: dict) -> str:
     for r in doc["rows"]:
         own, other = r.get("heldout") or {}, r.get("heldout_other_text") or {}
         use = None
-        if own.get("nll") and other.get("nll") and doc.get("frame_rate"):  # as text_bps@ar: nats saved -> bits/s
-            saved = sum(sum(other["nll"][k]) - sum(own["nll"][k]) for k in own["nll"])
-            use = saved / math.log(2) / (sum(own["frames"]) / doc["frame_rate"])
+        if own.get("nll") and other.get("nll") and doc.get("frame_rate"):  # the run's text_bps@ar, recounted
+            use = readiness.text_record("ar", HeldOut.from_json(own), HeldOut.from_json(other), doc["frame_rate"],
+                                        None, {}, {})["value"]
         ci = r.get("ci") or [None, None]
         lines.append(f"| `{r['setting']}` | {r.get('split', 'test')} | {f(r.get('wer_ar'))} [{f(ci[0])}, {f(ci[1])}] "
                      f"| {r.get('n', '—')} | {f(r.get('final_loss'))} | {f(r.get('final_val_loss'))} | {f(use)} "

@@ -20,8 +20,8 @@ def metric_of(backend_name: str) -> str:
 
 def unavailable(name: str, why: str, n: int) -> dict:
     """Record fields of a metric that could not score these ``n`` items: value None, n 0, the reason."""
-    return {"backend": {"name": name}, "value": None, "n": 0, "ci_low": None, "ci_high": None,
-            "higher_is_better": None, "extra": {"unavailable": why, "n_items": n}}
+    return {"metric": metric_of(name), "backend": {"name": name}, "value": None, "n": 0, "ci_low": None,
+            "ci_high": None, "higher_is_better": None, "extra": {"unavailable": why, "n_items": n}}
 
 
 def per_item(ids: Sequence[str], values: Sequence[float | None], groups: Sequence[str] | None = None,
