@@ -72,7 +72,9 @@ class TrainCfg:
     align_layer: int = 1
     align_heads: int = 2
     # where the diagonal puts each text key: "uniform" (key n of N at n / (N - 1)) or "letters" (each word's
-    # share of the reading in proportion to its letters + 1; bench.tasks.lm.align.key_positions)
+    # share of the reading in proportion to its letters + 1; bench.tasks.lm.align.key_positions), or
+    # "letters-span" (letters, laid over the clip's speech span alone, leading and trailing silence excluded:
+    # bench.tasks.lm.align.speech_span)
     align_prior: str = "uniform"
     # tts AR: fraction of the input codes replaced by random codes (targets untouched), so that the next frame
     # cannot be read off the previous ones alone and the text has to carry the words; 0 = off
@@ -152,7 +154,7 @@ HASH_NEUTRAL: dict[tuple[str, str], object] = {
 }
 ASR_CONTEXTS = ("none", "prompt")
 TTS_MODES = ("continuation", "cross")
-ALIGN_PRIORS = ("uniform", "letters")
+ALIGN_PRIORS = ("uniform", "letters", "letters-span")
 TTS_TEXTS = {"phonemes": ("phonemes", "char"), "words": ("text", "word")}  # -> (manifest field, token unit)
 
 

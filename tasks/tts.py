@@ -97,6 +97,14 @@ class _TTSData:
             by_spk.setdefault(r.get("speaker") or r["id"], []).append(i)
         self.same = [[j for j in by_spk[r.get("speaker") or r["id"]] if j != i] or [i] for i, r in enumerate(rows)]
         self.prompt_frames = ctx.frames(cfg.data.prompt_seconds)
+        self._spans: dict[int, tuple[float, float]] = {}
+
+    def speech_span(self, i: int) -> tuple[float, float]:
+        """Row i's speech (onset, offset) as fractions of its clip (``train.align_prior: letters-span``), read
+        from the clean audio on first use. Cross mode aligns the target after SEP, the same clip."""
+        if i not in self._spans:
+            self._spans[i] = _align.speech_span(self.ctx.load_audio(self.rows[i]), 16000)
+        return self._spans[i]
 
     @classmethod
     def train(cls, ctx: Context) -> _TTSData:
@@ -187,6 +195,8 @@ class TTSAR(_OtherText):
         texts = [NULL_TEXT if d else t for t, d in zip(texts, dropped, strict=True)]
         b = _batch(texts, [e[0] for e in ex], [e[1] for e in ex], self.d.v)
         b["align_start"] = torch.tensor([e[3] for e in ex])
+        if self.d.ctx.cfg.train.align_prior == "letters-span":
+            b["align_span"] = torch.tensor([self.d.speech_span(int(i)) for i in idx], dtype=torch.float32)
         # BOS/SEP + the frames; none for a row without its text (no diagonal to pull towards)
         b["align_len"] = torch.tensor([0 if d else e[2] + 1 for e, d in zip(ex, dropped, strict=True)])
         return b
@@ -223,7 +233,9 @@ class TTSAR(_OtherText):
             return _train.masked_ce(self.logits(model, batch), batch["target"])
         logits, attn = model(batch["text"], batch["audio"], batch["key_mask"],
                              text_attn=(tc.align_layer, tc.align_heads))
-        pos = _align.key_positions(batch["text"], self._key_weight() if tc.align_prior == "letters" else None)
+        pos = _align.key_positions(batch["text"], self._key_weight() if tc.align_prior != "uniform" else None)
+        if tc.align_prior == "letters-span":
+            pos = _align.within_span(pos, batch["align_span"])
         guide = _align.guided_attention_loss(attn, pos, (batch["text"] != T_PAD).sum(1), batch["align_start"],
                                              batch["align_len"], tc.align_sigma)
         return _train.masked_ce(logits, batch["target"]) + tc.align_weight * guide

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.data import ensure_built, load_config, presets
-from bench.data.grammar import Grammar, plan, sentences, words
+from bench.data.grammar import Grammar, plan, sentences, slot_reading, words
 from bench.data.manifest import read_manifest
 
 PRESETS = ("tiny", "smoke", "cpu")
@@ -95,3 +95,17 @@ def test_tiny_builds_with_tts_fields(tmp_path: Path) -> None:
             p = ids[r["prompt_id"]]
             assert p["id"] != r["id"] and p["speaker"] == r["speaker"] and p["split"] == "test"
     assert {r["split"] for r in rows} == {"train", "valid", "test"}
+
+
+def test_slot_reading_counts_the_reference_words_each_hypothesis_says_per_slot() -> None:
+    g = Grammar("the {adj} {noun} {time}", {"adj": ["green", "old"], "noun": ["door", "pillow"],
+                                             "time": ["at noon", "on Sunday"]})
+    refs = ["the green door at noon", "old pillow on sunday", "the green pillow at noon"]
+    hyps = ["The green pillow at noon.", "Old pillow, on Sunday!", "the greenhouse pillows at moon"]
+    got = slot_reading(g, refs, hyps)
+    assert list(got) == ["adj", "noun", "time"]  # template order
+    # "greenhouse" is not "green", "pillows" not "pillow", "at moon" not "at noon": whole words only
+    assert got == {"adj": (2, 3), "noun": (1, 3), "time": (2, 3)}
+    assert slot_reading(g, ["the door"], ["the door"]) == {"noun": (1, 1)}  # slots absent from refs left out
+    with pytest.raises(ValueError):
+        slot_reading(g, ["the door"], [])

@@ -66,3 +66,27 @@ def test_model_exposes_text_attention_that_sums_to_one_over_real_text():
     assert torch.allclose(attn.sum(-1), torch.ones(2, 2, 6))
     assert torch.all(attn[1, :, :, 3:] == 0)  # padded text keys get no weight
     assert torch.equal(logits, m(text, audio, key_mask))  # asking for the attention changes no output
+
+
+def test_speech_span_finds_the_speech_between_silences_and_whole_clip_without_any():
+    import numpy as np
+
+    from bench.tasks.lm.align import speech_span
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    x = np.zeros(sr * 2)
+    x[int(0.4 * sr): int(1.5 * sr)] = 0.3 * rng.standard_normal(int(1.1 * sr))  # speech 0.4-1.5 s of 2 s
+    x += 1e-5 * rng.standard_normal(len(x))  # a noise floor far below the -35 dB gate
+    s, e = speech_span(x, sr)
+    assert abs(s - 0.2) <= 0.011 and abs(e - 0.75) <= 0.011  # to one 20 ms frame
+    assert speech_span(np.zeros(sr), sr) == (0.0, 1.0)  # silence: no span, the whole clip
+    assert speech_span(np.zeros(10), sr) == (0.0, 1.0)  # shorter than a frame
+
+
+def test_within_span_lays_the_key_places_over_the_speech_and_leaves_padding():
+    from bench.tasks.lm.align import within_span
+
+    text = torch.tensor([[1, 4, 5, 2], [1, 4, 2, T_PAD]])
+    pos = within_span(key_positions(text), torch.tensor([[0.1, 0.9], [0.0, 0.5]]))
+    assert torch.allclose(pos, torch.tensor([[0.1, 0.1 + 0.8 / 3, 0.1 + 1.6 / 3, 0.9], [0.0, 0.25, 0.5, 2.0]]))

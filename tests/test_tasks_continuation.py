@@ -224,6 +224,26 @@ def test_letters_prior_places_each_word_by_its_letters_in_the_ar_guide(manifest,
         load_task_config("tts", "smoke", ["train.align_prior=phones"])
 
 
+def test_letters_span_prior_lays_the_letters_diagonal_over_each_clips_speech(manifest, tmp_path):
+    from bench.tasks.lm import align
+
+    over = ["data.tts_mode=continuation", "data.tts_text=words", "train.align_weight=1.0", "train.align_layer=0"]
+    let, span = _ctx(manifest, tmp_path, [*over, "train.align_prior=letters"]), \
+        _ctx(manifest, tmp_path, [*over, "train.align_prior=letters-span"])
+    assert let.cfg.hash != span.cfg.hash
+    ar_l, ar_s = TTSAR(_TTSData.train(let)), TTSAR(_TTSData.train(span))
+    b = ar_s.batch(np.arange(2), np.random.default_rng(0))
+    assert "align_span" not in ar_l.batch(np.arange(2), np.random.default_rng(0))
+    for i in range(2):  # each row's span is its own clip's, read from the clean audio
+        want = align.speech_span(span.load_audio(ar_s.d.rows[i]), 16000)
+        assert torch.allclose(b["align_span"][i], torch.tensor(want, dtype=torch.float32))
+        assert 0.0 <= want[0] < want[1] <= 1.0
+    model = build_model(span.cfg, ar_s.shape, 0).eval()
+    with torch.no_grad():  # the same batch and model: the span moves the diagonal unless the span is the clip
+        moved = float(ar_l.loss(model, b)) != float(ar_s.loss(model, b))
+    assert moved == any(tuple(r) != (0.0, 1.0) for r in b["align_span"].tolist())
+
+
 def test_input_noise_replaces_some_input_codes_and_no_target(manifest, tmp_path):
     clean = _ctx(manifest, tmp_path, ["data.tts_mode=continuation"])
     noisy = _ctx(manifest, tmp_path, ["data.tts_mode=continuation", "train.input_noise=0.3"])

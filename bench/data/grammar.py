@@ -121,6 +121,28 @@ def words(text: str) -> set[str]:
     return set(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
 
 
+def slot_reading(g: Grammar, refs: Sequence[str], hyps: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Per slot, (reference occurrences the hypothesis says, reference occurrences): which words a TTS reads.
+
+    A corpus WER says how much is wrong; this says where. A small LM that reads only the words it can
+    locate from the ends of its text says the verb and the time phrase but the object from its prior,
+    at chance (1 / the slot's size); the slots' vocabularies are disjoint, so a word (or phrase) said
+    anywhere in the normalized hypothesis is its slot's. Slots with no occurrence in ``refs`` are left out.
+    """
+    from bench.metrics.textnorm import normalize
+
+    out: dict[str, list[int]] = {}
+    for ref, hyp in zip(refs, hyps, strict=True):
+        r, h = f" {normalize(ref)} ", f" {normalize(hyp)} "
+        for w, k in g.slot_of.items():
+            n = f" {normalize(w)} "
+            if n in r:
+                c = out.setdefault(k, [0, 0])
+                c[0] += n in h
+                c[1] += 1
+    return {k: (out[k][0], out[k][1]) for k in g.order if k in out}
+
+
 def sentences(cfg: GrammarConfig, n_trainval: int, n_test: int) -> tuple[list[str], list[tuple[str, str | None]]]:
     """(train/valid sentences, test (sentence, held-out pair "a b" or None)), all distinct, from ``cfg.seed``.
 

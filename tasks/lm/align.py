@@ -12,9 +12,12 @@ place in the text from the audio it has produced, since it never sees T.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from bench.tasks.lm.vocab import T_PAD
+
+SPAN_FRAME_S, SPAN_DB = 0.02, -35.0  # speech_span: RMS frame, gate below the clip's loudest frame
 
 
 def key_positions(text: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -32,6 +35,37 @@ def key_positions(text: torch.Tensor, weight: torch.Tensor | None = None) -> tor
     first, last = c[:, :1], c.gather(1, n - 1)
     pos = (c - first) / (last - first).clamp(min=1e-6)
     return torch.where(real, pos, torch.full_like(pos, 2.0))
+
+
+def speech_span(audio: np.ndarray, sr: int) -> tuple[float, float]:
+    """(onset, offset) of the speech in a clean clip, as fractions of its length: the first and last
+    ``SPAN_FRAME_S`` frame whose RMS is within ``SPAN_DB`` dB of the clip's loudest frame.
+
+    Why (``train.align_prior: letters-span``): synthetic voices pad their speech with silence of their own
+    length (flite ~8% before, espeak-ng ~10% after), so a diagonal from the first frame to the last puts
+    every word half a word late or early, by engine. Measured on 18 grammar/cpu training clips against
+    faster-whisper tiny.en word midpoints: mean |error| 0.046 of the utterance for ``letters`` over the
+    whole clip, 0.022 for ``letters`` inside this span (words are ~0.1 apart). An energy gate suffices
+    for clean studio/synthetic speech; it is not a VAD for noisy audio."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    n = max(1, int(round(SPAN_FRAME_S * sr)))
+    k = len(x) // n
+    if k == 0:
+        return 0.0, 1.0
+    rms = np.sqrt((x[: k * n].reshape(k, n) ** 2).mean(1) + 1e-20)
+    on = np.flatnonzero(20 * np.log10(rms / rms.max()) > SPAN_DB)
+    if rms.max() <= 1e-8 or len(on) == 0:
+        return 0.0, 1.0
+    total = len(x) / sr
+    return float(on[0] * n / sr / total), float(min(1.0, (on[-1] + 1) * n / sr / total))
+
+
+def within_span(key_pos: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
+    """Key places in [0, 1] (:func:`key_positions`) mapped onto each row's speech ``span`` [B, 2] (fractions
+    of its audio span): BOS at the onset, EOS at the offset, the words between in proportion; padding keys
+    (> 1) stay past 1."""
+    s, e = span[:, :1].to(key_pos.dtype), span[:, 1:].to(key_pos.dtype)
+    return torch.where(key_pos <= 1.0, s + (e - s) * key_pos, key_pos)
 
 
 def diagonal_penalty(key_pos: torch.Tensor, text_len: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
