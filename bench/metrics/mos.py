@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -159,12 +160,33 @@ class MOSPlcmos(ItemMetric):
 _UTMOS_CKPT = "utmos22_strong_step7459_v1.pt"
 
 
+@contextmanager
+def _own_speechmos():
+    """The SpeechMOS clone's package is named ``speechmos``, as is the DNSMOS/PLCMOS wheel's: whichever is
+    imported first would shadow the other for the rest of the process (UTMOS then fails on
+    ``speechmos.utmos22``, or DNSMOS on its ONNX folder). The clone's modules are imported with the wheel's set
+    aside and dropped after, so the loaded model keeps its classes and later imports find the wheel again."""
+    import sys
+
+    def ours(name: str) -> bool:
+        return name == "speechmos" or name.startswith("speechmos.")
+
+    saved = {k: sys.modules.pop(k) for k in [k for k in sys.modules if ours(k)]}
+    try:
+        yield
+    finally:
+        for k in [k for k in sys.modules if ours(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
 @lru_cache(maxsize=1)
 def _utmos(repo: str, ckpt: str):
     import torch
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    model = torch.hub.load(repo, "utmos22_strong", source="local", trust_repo=True, pretrained=False)
+    with _own_speechmos():
+        model = torch.hub.load(repo, "utmos22_strong", source="local", trust_repo=True, pretrained=False)
     model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
     return model.eval().to(dev), dev
 

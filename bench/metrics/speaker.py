@@ -112,7 +112,9 @@ class SpkResemblyzer(_SpeakerBackend):
 
 
 # -- paper-faithful: ECAPA-TDNN from speechbrain (local folder of spkrec-ecapa-voxceleb) -------------
-_ECAPA_FILES = ("hyperparams.yaml", "embedding_model.ckpt")
+# from_hparams loads every module the yaml's pretrainer lists, so each must be in the folder; only the label
+# encoder (label_encoder.txt, unused by embeddings) is skipped when absent
+_ECAPA_FILES = ("hyperparams.yaml", "embedding_model.ckpt", "mean_var_norm_emb.ckpt", "classifier.ckpt")
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +123,11 @@ def _ecapa(path: str):
     from speechbrain.inference.speaker import EncoderClassifier
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    return EncoderClassifier.from_hparams(source=path, savedir=path, run_opts={"device": dev})
+    # The published yaml's pretrainer reads its files from ``pretrained_path: speechbrain/spkrec-ecapa-voxceleb``, a
+    # Hub id: a file not already saved under its loadable's name (label_encoder.txt, saved as label_encoder.ckpt)
+    # would be fetched from the Hub. Pointed at this folder, nothing is fetched.
+    return EncoderClassifier.from_hparams(source=path, savedir=path, run_opts={"device": dev},
+                                          overrides={"pretrained_path": path}, overrides_must_match=False)
 
 
 class SpkEcapaSpeechbrain(LocalWeights, _SpeakerBackend):
@@ -132,7 +138,7 @@ class SpkEcapaSpeechbrain(LocalWeights, _SpeakerBackend):
     required = _ECAPA_FILES
     modules = ("speechbrain", "torch")
     what = ("folder of speechbrain/spkrec-ecapa-voxceleb: hyperparams.yaml, embedding_model.ckpt, "
-            "mean_var_norm_emb.ckpt, label_encoder.txt")
+            "mean_var_norm_emb.ckpt, classifier.ckpt (label_encoder.txt optional)")
 
     def identity(self) -> dict[str, Any]:
         d = self._path()
