@@ -39,3 +39,25 @@ def tone():
     sr = 16000
     t = np.arange(sr) / sr
     return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr
+
+
+@pytest.fixture
+def override():
+    """``override(key, folder)``: a paper-tier backend's weights lookup finds ``folder`` (as ``--weights``); the
+    scorer caches (instances, identities) start and end empty, so no test sees another's backend."""
+    from bench.metrics import scoring
+    from bench.metrics.weights import _OVERRIDES, set_weights_override
+
+    keys: list[str] = []
+
+    def use(key: str, path) -> None:
+        set_weights_override(key, path)
+        keys.append(key)
+        scoring._INSTANCES.clear()
+        scoring._IDENTITIES.clear()
+
+    yield use
+    for k in keys:
+        _OVERRIDES.pop(k, None)
+    scoring._INSTANCES.clear()
+    scoring._IDENTITIES.clear()

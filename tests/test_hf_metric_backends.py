@@ -18,7 +18,6 @@ transformers = pytest.importorskip("transformers")
 
 from bench.metrics import scoring  # noqa: E402
 from bench.metrics.base import Item  # noqa: E402
-from bench.metrics.weights import _OVERRIDES, set_weights_override  # noqa: E402
 
 _SMALL = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=[8] * 7,
               num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
@@ -27,21 +26,6 @@ _SMALL = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, interm
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)
-
-
-@pytest.fixture
-def override():
-    keys: list[str] = []
-
-    def use(key: str, path) -> None:
-        set_weights_override(key, path)
-        keys.append(key)
-        scoring._INSTANCES.clear()
-
-    yield use
-    for k in keys:
-        _OVERRIDES.pop(k, None)
-    scoring._INSTANCES.clear()
 
 
 def _speech(seconds: float = 1.0, seed: int = 0) -> np.ndarray:

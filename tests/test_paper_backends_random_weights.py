@@ -24,7 +24,7 @@ pytest.importorskip("speechbrain")
 
 from bench.metrics import scoring  # noqa: E402
 from bench.metrics.base import BackendUnavailable, Item  # noqa: E402
-from bench.metrics.weights import _OVERRIDES, pkg_version, set_weights_override, weights_hash  # noqa: E402
+from bench.metrics.weights import pkg_version, weights_hash  # noqa: E402
 
 HUB_ID = "speechbrain/spkrec-ecapa-voxceleb"
 N_MELS, CHANNELS, EMB, SPEAKERS = 80, [16, 16, 16, 16, 48], 8, 5  # published: 80, [1024]*4 + [3072], 192, 7205
@@ -103,24 +103,13 @@ def _offline(monkeypatch):
     monkeypatch.delenv("BENCH_WEIGHTS_ECAPA_SPEECHBRAIN", raising=False)
 
 
-@pytest.fixture
-def override():
+@pytest.fixture(autouse=True)
+def _fresh_ecapa():
+    """The loaded model is cached per folder path: start and end each test without one."""
     from bench.metrics.speaker import _ecapa
 
-    keys: list[str] = []
-
-    def use(key: str, path) -> None:
-        set_weights_override(key, path)
-        keys.append(key)
-        scoring._INSTANCES.clear()
-        scoring._IDENTITIES.clear()
-
     _ecapa.cache_clear()
-    yield use
-    for k in keys:
-        _OVERRIDES.pop(k, None)
-    scoring._INSTANCES.clear()
-    scoring._IDENTITIES.clear()
+    yield
     _ecapa.cache_clear()
 
 
