@@ -74,17 +74,9 @@ class LibraryCodec(Codec):
     """A codec whose model is a third-party library's own module, loaded lazily."""
 
     hop_length: int = 0  # samples per frame at ``sample_rate``
-
-    def __init__(
-        self,
-        preset: str | None = None,
-        weights: str | Path | None = None,
-        device: str = "cpu",
-        data_dir: str | Path | None = None,
-    ) -> None:
-        super().__init__(preset=preset, weights=weights, device=device, data_dir=data_dir)
-        self._model: Any = None
-        self.model_note = ""  # e.g. "random init (throughput only)" when a module was injected
+    # per instance once set (the base constructor's arguments suffice, so no constructor of its own)
+    _model: Any = None  # the loaded module; None until first use
+    model_note: str = ""  # e.g. "random init (throughput only)" when a module was injected
 
     # published weights: one lookup order for every library codec ---------------------------
     weights_env: str = ""  # the environment variable a user may point at the weights
