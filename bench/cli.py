@@ -163,17 +163,9 @@ def tasks_cmd(fmt: str = FormatOpt) -> None:
     _table(task_rows(), ["name", "recipe", "conditioning", "metrics", "presets"], "tasks", fmt)
 
 
-@app.command("metrics")
-def metrics_cmd(fmt: str = FormatOpt) -> None:
-    """List metric backends and whether each can run here (and if not, why)."""
-    from bench.listing import metric_rows
-
-    _table(metric_rows(), ["name", "metric", "level", "tier", "available", "why"], "metric backends", fmt)
-
-
 # Each area owns one module under bench/commands/ that adds its verbs to the app. These modules
 # import nothing heavy at module level (their verbs import lazily), so start-up stays fast.
-_AREAS = ("data", "codec", "score", "run", "report")
+_AREAS = ("data", "codec", "score", "run", "report", "metrics")
 
 
 def _add_area_commands() -> None:

@@ -61,3 +61,33 @@ def override():
         _OVERRIDES.pop(k, None)
     scoring._INSTANCES.clear()
     scoring._IDENTITIES.clear()
+
+
+@pytest.fixture
+def heard(tmp_path, monkeypatch):
+    """(manifest, rows) of two training voices (train + valid clips) and one held-out voice (test clips); the 'ASR'
+    hears spk1 wrong on every clip (one word substituted) and everyone else right; the recipe build, the
+    transcripts and the score cache are replaced, everything after them is real."""
+    import lm_fixtures
+    import numpy as np
+
+    import bench.data
+    from bench.audio import load
+    from bench.data.manifest import read_manifest
+    from bench.metrics import asr
+
+    m = lm_fixtures.make_manifest(tmp_path / "ds", valid_per_spk=2)
+    monkeypatch.setattr(bench.data, "ensure_built", lambda recipe, preset, data_dir=None, overrides=(): m)
+    monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
+    rows = read_manifest(m)
+    said = {}
+    for r in rows:  # keyed by the audio the check loads, as the backend sees it
+        x = np.asarray(load(m.parent / r["path"], sr=16000, checks=None)[0], dtype=np.float32)
+        said[asr._audio_key(x)] = " ".join(["zzz", *r["text"].split()[1:]]) if r["speaker"] == "spk1" else r["text"]
+
+    def hear(self, x, seed):
+        return asr.Transcript(said[asr._audio_key(x)], 0.0)
+
+    monkeypatch.setattr(asr._FasterWhisper, "_transcribe_one", hear)
+    monkeypatch.setattr("bench.metrics.scoring.cache_path", lambda *a, root=None: tmp_path / "cache" / "_".join(a))
+    return m, rows
