@@ -158,7 +158,10 @@ def speed(recipe: str, preset: str, n: int, only: Sequence[str] = (), data_dir=N
         warm, timed = items[:1], items[1: 1 + SLOW.get(name, n)]
         b = scoring.get_backend(name)
         t = time.perf_counter()
-        b.embed(warm[0].audio, warm[0].sr) if b.level == "set" else b.score(warm)  # type: ignore[attr-defined]
+        if b.level == "set":
+            b.embed(warm[0].audio, warm[0].sr)  # type: ignore[attr-defined]
+        else:
+            b.score(warm)
         load_s = time.perf_counter() - t
         _clear_memos()
         t = time.perf_counter()

@@ -53,14 +53,12 @@ def markdown(doc: dict) -> str:
     grammar = None
     if doc.get("recipe") == "grammar":  # which words the AR says, slot by slot (bench.data.grammar.slot_reading)
         from bench.data import load_config
-        from bench.data.grammar import Grammar
+        from bench.data.grammar import Grammar, slot_reading
 
         gc = load_config("grammar", doc["data_preset"])
         grammar = Grammar(gc.template, gc.slots, gc.heldout_pairs)
 
     def slots(r: dict) -> str:
-        from bench.data.grammar import slot_reading
-
         items = r.get("items") or []
         if grammar is None or not items:
             return "—"
@@ -135,7 +133,9 @@ def main() -> None:
                "final_loss": summ.get("final_loss"), "final_val_loss": summ.get("final_val_loss"),
                "train_wall_s": summ.get("wall_s"), "heldout": own, "heldout_other_text": other,
                "this_call_s": round(time.time() - t0, 1)}
-        rows = [r for r in rows if (r["setting"], r.get("split", "test")) != (setting, args.split)] + [row]
+        # a row is replaced only by the same setting over the same preset (a changed preset gives another hash)
+        rows = [r for r in rows if (r["setting"], r.get("split", "test"), r.get("config_hash"))
+                != (setting, args.split, cfg.hash)] + [row]
         doc = {"preset": args.preset, "codec": args.codec, "per_voice": args.per_voice,
                "recipe": base.data.recipe, "data_preset": base.data.preset,
                "command": f"python scripts/explore_tts_ar.py --preset {args.preset} --codec {args.codec} "

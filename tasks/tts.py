@@ -213,8 +213,8 @@ class TTSAR(_OtherText):
         return model(batch["text"], batch["audio"], batch["key_mask"])
 
     def _key_weight(self) -> torch.Tensor:
-        """Per text id, its share of the reading for ``train.align_prior: letters``: a word's letters + 1 (its
-        space), one for a character and for BOS/EOS/UNK."""
+        """Per text id, its share of the reading for ``train.align_prior: letters`` and ``letters-span``: a word's
+        letters + 1 (its space), one for a character and for BOS/EOS/UNK."""
         if getattr(self, "_kw", None) is None:
             vocab, n = self.d.ctx.vocab, self.d.ctx.cfg.lm.text_vocab
             w = torch.ones(n)

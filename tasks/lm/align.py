@@ -53,9 +53,9 @@ def speech_span(audio: np.ndarray, sr: int) -> tuple[float, float]:
     if k == 0:
         return 0.0, 1.0
     rms = np.sqrt((x[: k * n].reshape(k, n) ** 2).mean(1) + 1e-20)
-    on = np.flatnonzero(20 * np.log10(rms / rms.max()) > SPAN_DB)
-    if rms.max() <= 1e-8 or len(on) == 0:
+    if rms.max() <= 1e-8:  # silence: no speech to find
         return 0.0, 1.0
+    on = np.flatnonzero(20 * np.log10(rms / rms.max()) > SPAN_DB)  # never empty: the loudest frame is at 0 dB
     total = len(x) / sr
     return float(on[0] * n / sr / total), float(min(1.0, (on[-1] + 1) * n / sr / total))
 
