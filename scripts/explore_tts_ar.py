@@ -4,6 +4,8 @@ way to choose ``train.*``/``lm.*`` for a preset, since ``bench run`` trains both
     python scripts/explore_tts_ar.py --set "train.steps=1200" --set "train.steps=1200 train.align_sigma=0.1"
 
 Each ``--set`` is one setting (several fields, space-separated) over the preset (``--preset``, default cpu).
+A setting may name another build of the preset's recipe (``data.preset=cpu-2x``: more training sentences)
+over the same codec, whose tokens it makes if missing; the recipe and the codec stay the preset's.
 Per setting: the AR stage trains into ``<data>/explore/tts-ar/<preset>/<codec>-<hash>/`` (resumable; a
 trained one is reused; the hash leaves out ``generate.*`` and ``data.asr_context``, so a sampling setting
 reuses the AR its training fields trained), then the first ``--per-voice`` test items of each voice are
@@ -115,12 +117,16 @@ def main() -> None:
     rows = json.loads(out_p.read_text(encoding="utf-8"))["rows"] if out_p.is_file() else []
     for setting in args.settings:
         cfg = load_task_config("tts", args.preset, setting.split())
-        if (cfg.data.recipe, cfg.data.preset, cfg.data.codec_preset) != (base.data.recipe, base.data.preset,
-                                                                         base.data.codec_preset):
-            raise SystemExit(f"error: --set {setting!r}: changes the data or codec; explore LM settings only")
+        if (cfg.data.recipe, cfg.data.codec_preset) != (base.data.recipe, base.data.codec_preset):
+            raise SystemExit(f"error: --set {setting!r}: changes the recipe or codec; explore LM settings and the "
+                             "recipe's preset (more or less training data, over the same codec) only")
+        man, toks = manifest, cache
+        if cfg.data.preset != base.data.preset:  # the same codec's tokens of another build of the recipe
+            man = ensure_built(cfg.data.recipe, cfg.data.preset, data_dir=args.data_dir)
+            toks = tokenize_manifest(codec, man, cfg.data.recipe, cfg.data.preset, data_dir=args.data_dir)
         run_dir = root / f"{args.codec}-{training_hash(cfg, base)}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        ctx = build_context(task, cfg, manifest, cache, run_dir, codec.codebook_size)
+        ctx = build_context(task, cfg, man, toks, run_dir, codec.codebook_size)
         t0 = time.time()
         final = train_stage(task, ctx, "ar", "cpu", 1, Log(run_dir / "log.txt"))
         summ = json.loads((run_dir / "ar.train.json").read_text(encoding="utf-8"))
