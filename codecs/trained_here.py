@@ -48,18 +48,32 @@ class TrainedHere:
 
         return codec_runs(self.name, self.data_dir)
 
+    def _run_name(self, preset: str) -> str | None:
+        """The run folder of ``preset``'s current config (what ``bench train-codec NAME --preset P`` writes);
+        None when there is no such preset file."""
+        from bench.train.config import run_hash
+
+        try:
+            return f"{preset}-{run_hash(self.config_dict(preset))}"
+        except FileNotFoundError:
+            return None
+
+    def own_run(self) -> str | None:
+        """This preset's own run folder, which a task run must use (None: weights given, or no preset file).
+
+        The checkpoint found may be another (the newest run of the preset, e.g. one trained with ``--set``
+        overrides): fine for a listing, never for a run whose records name the preset."""
+        if self.weights_path is not None or self.preset is None:
+            return None
+        return self._run_name(self.preset)
+
     def _find_checkpoint(self, preset: str | None) -> Path | None:
         """The current config's run if trained, else the newest trained run of ``preset`` (any preset if None)."""
         root = self._runs_dir()
         if preset is not None:
-            from bench.train.config import run_hash
-
-            try:
-                own = root / f"{preset}-{run_hash(self.config_dict(preset))}" / "ckpt.pt"
-            except FileNotFoundError:  # no such preset file: look for a run of that name anyway
-                own = None
-            if own is not None and own.is_file():
-                return own
+            own = self._run_name(preset)
+            if own is not None and (root / own / "ckpt.pt").is_file():
+                return root / own / "ckpt.pt"
         pattern = f"{preset}-*/ckpt.pt" if preset else "*/ckpt.pt"
         found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
         return found[-1] if found else None

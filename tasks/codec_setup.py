@@ -19,17 +19,24 @@ def load_codec(name: str, preset: str, device: str = "cpu", data_dir=None, train
     ``train_missing``; a published codec without weights raises ``WeightsUnavailable`` with its how-to."""
     codec = get_codec(name, preset=preset, device=device, data_dir=data_dir)
     w = codec.weights()
-    if w.present:
+    how = f"bench train-codec {name} --preset {preset}"
+    own_run = getattr(codec, "own_run", None)  # trained-here codecs: the run this preset's config names
+    own = own_run() if own_run is not None else None
+    if w.present and own is not None and w.source != own:  # another run of the preset (other settings)
+        log(f"codec: {name} ({preset}): the trained run found, {w.source}, is not this preset's config ({own})")
+        if not train_missing:
+            raise WeightsUnavailable(f"codec {name!r} ({preset}): only {w.source} is trained, not this preset's "
+                                     f"config {own}: run `{how}`")
+    elif w.present:
         log(f"codec: {name} ({w.origin}, {w.source})")
         return codec
-    how = f"bench train-codec {name} --preset {preset}"
     if w.origin != "trained-here":
         raise WeightsUnavailable(f"codec {name!r}: weights not present. {w.detail}")
     if not train_missing:
         raise WeightsUnavailable(f"codec {name!r} ({preset}) is not trained yet: run `{how}`")
-    log(f"codec: {name} ({preset}) has no checkpoint; training it now: {how}")
+    log(f"codec: {name} ({preset}) has no checkpoint of this config; training it now: {how}")
     rc = subprocess.run(train_command(name, preset, data_dir)).returncode
     codec = get_codec(name, preset=preset, device=device, data_dir=data_dir)
-    if rc != 0 or not codec.weights().present:
+    if rc != 0 or not codec.weights().present or (own is not None and codec.weights().source != own):
         raise WeightsUnavailable(f"codec {name!r} ({preset}): training failed (exit {rc}); run `{how}`, see its log")
     return codec

@@ -149,6 +149,21 @@ def test_trained_checkpoint_loads_by_name(tmp_path, monkeypatch):
     assert not get_codec("xcodec", preset="smoke", data_dir=tmp_path / "root").weights().present
 
 
+def test_a_run_never_takes_another_config_s_codec(tmp_path):
+    """A codec trained with overrides is the newest run of its preset (what a listing shows), but a task run
+    of the preset must use the preset's own config: it refuses the other run, naming both."""
+    from bench.codecs import WeightsUnavailable, get_codec
+    from bench.tasks.codec_setup import load_codec
+    from bench.train.run import train_codec
+
+    out = train_codec("xcodec-acoustic", "smoke", TINY, data_dir=tmp_path / "root",
+                      manifest=make_manifest(tmp_path / "data"), progress=False)
+    codec = get_codec("xcodec-acoustic", preset="smoke", data_dir=tmp_path / "root")
+    assert codec.weights().present and codec.weights().source == out.name != codec.own_run()
+    with pytest.raises(WeightsUnavailable, match=f"only {out.name} is trained.*{codec.own_run()}"):
+        load_codec("xcodec-acoustic", "smoke", data_dir=tmp_path / "root", train_missing=False, log=lambda m: None)
+
+
 def test_plugin_import_is_cheap():
     code = ("import sys; import bench.codecs.xcodec.plugin as p; c = p.XCodec(preset='smoke'); "
             "c.summary(); assert 'torch' not in sys.modules, 'torch imported'")
