@@ -51,13 +51,17 @@ def summarize_items(name: str, ids: Sequence[str], scored: Sequence[tuple[float 
 def score_items(name: str, items: list[Item], log=print,
                 groups: Sequence[str] | None = None) -> tuple[list[float | None], dict]:
     """Per-item values and the record fields of their summary (see :func:`summarize_items`)."""
+    import time
+
     from bench.metrics import scoring
 
+    t0 = time.perf_counter()
     try:
         scored = scoring.score_items_detailed(name, items)
     except BackendUnavailable as e:
         log(f"score: {name} unavailable: {e}")
         return [None] * len(items), unavailable(name, str(e), len(items))
+    log(f"score: {name}: {len(items)} items in {time.perf_counter() - t0:.1f} s")  # where a stage's time goes
     return [v for v, _ in scored], summarize_items(name, [it.id for it in items], scored, groups)
 
 
