@@ -123,14 +123,34 @@ def _table(rows: list[dict], columns: list[str], title: str, fmt: str = "table")
         for r in rows:
             typer.echo("\t".join(_cell(r.get(c)).replace("\t", " ").replace("\n", " ") for c in columns))
         return
-    t = Table(title=title)
+    widths = _fitting(rows, columns, console.width)
+    shown = list(widths)
+    hidden = [c for c in columns if c not in widths]
+    caption = (f"{len(hidden)} more column{'s' * (len(hidden) > 1)} ({', '.join(hidden)}): a wider terminal, "
+               "or --format tsv / json" if hidden else None)
+    t = Table(title=title, caption=caption)
     widest = max([len(columns[0])] + [len(_cell(r.get(columns[0]))) for r in rows])
     t.add_column(columns[0], no_wrap=True, min_width=widest)
-    for c in columns[1:]:
-        t.add_column(c, overflow="fold")
+    for c in shown[1:]:
+        t.add_column(c.replace("_", " "), overflow="fold", min_width=widths[c])  # headers wrap between words
     for r in rows:
-        t.add_row(*(_cell(r.get(c)) for c in columns))
+        t.add_row(*(_cell(r.get(c)) for c in shown))
     console.print(t)
+
+
+def _fitting(rows: list[dict], columns: list[str], width: int, cap: int = 24) -> dict[str, int]:
+    """The leading columns that fit ``width``, each with its least width: its longest header word and its
+    longest value (up to ``cap``; longer values fold). Past that, rich would fold every column to a letter per
+    line. The first column always shows."""
+    used = 1  # the table's left border
+    shown: dict[str, int] = {}
+    for i, c in enumerate(columns):
+        need = max([len(w) for w in c.split("_")] + [min(len(_cell(r.get(c))), cap) for r in rows])
+        if i > 0 and used + need + 3 > width:
+            break
+        used += need + 3  # padding on both sides and a border
+        shown[c] = need
+    return shown
 
 
 def _fail(msg: str) -> None:

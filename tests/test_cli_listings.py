@@ -29,3 +29,14 @@ def test_unknown_format_is_a_clear_error():
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([BENCH, "tasks", "--format", "xml"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 2 and "--format 'xml'" in out.stdout + out.stderr
+
+
+def test_a_narrow_terminal_shows_the_leading_columns_whole_and_names_the_rest():
+    """At 80 columns the codec table shows the columns that fit, each header word whole (rich would otherwise
+    fold every column to a letter per line), and a caption names the hidden ones; a wide terminal shows all."""
+    narrow = _bench("codecs", columns=80)
+    assert "sample" in narrow and "codebooks" in narrow and "more columns (" in narrow and "get)" in narrow
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert "more columns" not in _bench("codecs", columns=400)
+    header = [line for line in _bench("codecs", columns=400).splitlines() if "name" in line][0]
+    assert "licence" in header and "get" in header
