@@ -35,6 +35,11 @@ def measured() -> str:
                      f"({d['machine']}; `{d['command']}`)")
         for step in d.get("steps", []):
             lines.append(f"  - `{step['command']}`: {step['wall_s'] / 60:.1f} min")
+        for cell, walls in d.get("cells", {}).items():  # the runner's stage walls of each cell (done.json)
+            order = ["data", "codec", "tokenize", "train", "generate + decode", "score"]
+            keys = [k for k in order if k in walls] + [k for k in walls if k not in order and k != "total"]
+            stages = ", ".join(f"{k} {walls[k] / 60:.1f}" for k in keys)
+            lines.append(f"    - `{cell}` ({walls.get('total', 0) / 60:.1f} min): {stages}")
     return "\n".join(lines)
 
 
