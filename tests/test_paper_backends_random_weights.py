@@ -170,6 +170,7 @@ def test_ecapa_backend_loads_the_published_folder_offline_and_embeds_like_the_re
     override("ecapa-speechbrain", d)
 
     assert SpkEcapaSpeechbrain.available() == (True, "ok")
+    before = sorted((p.name, p.is_symlink()) for p in d.iterdir())
     backend = scoring.get_backend("spk/ecapa-speechbrain")
     ident = backend.identity()
     assert ident["name"] == "spk/ecapa-speechbrain" and ident["model"] == HUB_ID
@@ -181,6 +182,7 @@ def test_ecapa_backend_loads_the_published_folder_offline_and_embeds_like_the_re
     assert e.shape == (EMB,) and np.all(np.isfinite(e))
     np.testing.assert_array_equal(backend.embed(a, 16000), e)  # deterministic: eval mode, no dropout
     np.testing.assert_allclose(e, _reference(emb, a), **TOL)  # the saved weights, not a fresh init
+    assert sorted((p.name, p.is_symlink()) for p in d.iterdir()) == before  # the weights folder is only read
     low = _speech(0.8, seed=2, f0=120.0)[::2].copy()  # 8 kHz audio is resampled to the model's 16 kHz first
     np.testing.assert_allclose(backend.embed(low, 8000), _reference(emb, resample(low, 8000, 16000)), **TOL)
 

@@ -9,6 +9,7 @@ so the untrimmed audio was embedded instead.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.audio import resample
+from bench.paths import cache_path
 
 from .base import Item, ItemMetric
 from .weights import LocalWeights, have_modules, pkg_version, weights_hash
@@ -125,8 +127,12 @@ def _ecapa(path: str):
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     # The published yaml's pretrainer reads its files from ``pretrained_path: speechbrain/spkrec-ecapa-voxceleb``, a
     # Hub id: a file not already saved under its loadable's name (label_encoder.txt, saved as label_encoder.ckpt)
-    # would be fetched from the Hub. Pointed at this folder, nothing is fetched.
-    return EncoderClassifier.from_hparams(source=path, savedir=path, run_opts={"device": dev},
+    # would be fetched from the Hub. Pointed at this folder, nothing is fetched. speechbrain links what it
+    # collects into ``savedir``: a folder of our cache, so the user's weights folder is only read (it may be
+    # read-only or shared).
+    save = cache_path("speechbrain", hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16])
+    save.mkdir(parents=True, exist_ok=True)
+    return EncoderClassifier.from_hparams(source=path, savedir=str(save), run_opts={"device": dev},
                                           overrides={"pretrained_path": path}, overrides_must_match=False)
 
 
