@@ -58,7 +58,7 @@ def main() -> None:
     from bench.paths import repo_root
 
     cfg = load_config("grammar", args.preset)
-    texts = [t for t, _ in sentences(cfg, 200, args.n)[1]]
+    texts = [t for t, _ in sentences(cfg, 200, 0, args.n)[2]]
     cands = [v for v in [*cfg.voices, *(TunedVoice(**e) for e in EXTRA)]
              if args.voices is None or v.name in args.voices]
     t0 = time.time()

@@ -62,8 +62,8 @@ def test_presets_share_one_grammar() -> None:
 
 def test_generation_is_seeded() -> None:
     cfg = load_config("grammar", "cpu")
-    assert sentences(cfg, 300, 100) == sentences(cfg, 300, 100)
-    assert sentences(dataclasses.replace(cfg, seed=1), 300, 100) != sentences(cfg, 300, 100)
+    assert sentences(cfg, 300, 30, 100) == sentences(cfg, 300, 30, 100)
+    assert sentences(dataclasses.replace(cfg, seed=1), 300, 30, 100) != sentences(cfg, 300, 30, 100)
     assert [(s.id, s.relpath) for s in plan(cfg, Path("/x"), Path("/x")).specs] == \
         [(s.id, s.relpath) for s in plan(cfg, Path("/x"), Path("/x")).specs]
 
@@ -77,7 +77,24 @@ def test_bad_grammars_rejected() -> None:
     with pytest.raises(ValueError, match="two different slots"):
         Grammar(cfg.template, cfg.slots, (("green", "unicorn"),))
     with pytest.raises(ValueError, match="train_per_voice"):  # too few training sentences to know every test word
-        sentences(cfg, 3, 8)
+        sentences(cfg, 3, 0, 8)
+
+
+def test_more_training_data_keeps_test_and_valid() -> None:
+    """Raising train_per_voice adds training clips only: every test and valid clip (text, voice, seeded speaking
+    rate) is the same, so data-size settings are compared on one test set."""
+    cfg = load_config("grammar", "cpu")
+    big = dataclasses.replace(cfg, train_per_voice=2 * cfg.train_per_voice)
+    tr, va, te = sentences(cfg, 500, 60, 120)
+    tr2, va2, te2 = sentences(big, 1000, 60, 120)
+    assert (va, te) == (va2, te2) and tr2[:500] == tr
+
+    def held(c) -> dict:
+        return {s.id: s.key for s in plan(c, Path("/x"), Path("/x")).specs if s.meta["split"] != "train"}
+
+    small, large = held(cfg), held(big)
+    assert small == large and len(small) == sum(cfg.test_per_voice if v.heldout else cfg.valid_per_voice
+                                                 for v in cfg.voices)
 
 
 def test_tiny_builds_with_tts_fields(tmp_path: Path) -> None:

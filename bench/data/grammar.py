@@ -143,16 +143,18 @@ def slot_reading(g: Grammar, refs: Sequence[str], hyps: Sequence[str]) -> dict[s
     return {k: (out[k][0], out[k][1]) for k in g.order if k in out}
 
 
-def sentences(cfg: GrammarConfig, n_trainval: int, n_test: int) -> tuple[list[str], list[tuple[str, str | None]]]:
-    """(train/valid sentences, test (sentence, held-out pair "a b" or None)), all distinct, from ``cfg.seed``.
+def sentences(cfg: GrammarConfig, n_train: int, n_valid: int,
+              n_test: int) -> tuple[list[str], list[str], list[tuple[str, str | None]]]:
+    """(train, valid, test (sentence, held-out pair "a b" or None)), all distinct, from ``cfg.seed``.
 
+    Drawn test first, then valid, then train, from one generator: a preset that only raises
+    ``train_per_voice`` keeps its test and valid sentences and adds training ones (the first ``n_train``
+    training sentences are the same for any larger ``n_train``), so data-size settings compare on one test set.
     Raises if a test word never occurs in train/valid sentences (then the preset has too few of them).
     """
     g = Grammar(cfg.template, cfg.slots, cfg.heldout_pairs)
     rng = np.random.default_rng(cfg.seed)
-    counts = {k: dict.fromkeys(ws, 0) for k, ws in g.slots.items()}
     seen: set[str] = set()
-    trainval = [s for s, _ in g.draw(rng, n_trainval, counts, seen, [])]
     n_pair = round(cfg.test_heldout_fraction * n_test) if g.heldout else 0
     test_counts = {k: dict.fromkeys(ws, 0) for k, ws in g.slots.items()}  # balance the test set on its own
     with_pair = g.draw(rng, n_pair, test_counts, seen, list(g.heldout))
@@ -160,29 +162,37 @@ def sentences(cfg: GrammarConfig, n_trainval: int, n_test: int) -> tuple[list[st
     test = with_pair + without
     order = rng.permutation(len(test))  # mix them across voices
     test = [(test[i][0], " ".join(test[i][1]) if test[i][1] else None) for i in order]
-    known = set().union(*(words(s) for s in trainval)) if trainval else set()
+    counts = {k: dict.fromkeys(ws, 0) for k, ws in g.slots.items()}
+    valid = [s for s, _ in g.draw(rng, n_valid, counts, seen, [])]
+    train = [s for s, _ in g.draw(rng, n_train, counts, seen, [])]
+    known = set().union(*(words(s) for s in train + valid)) if train or valid else set()
     unknown = sorted(set().union(*(words(s) for s, _ in test)) - known) if test else []
     if unknown:
         raise ValueError(f"grammar: test words {unknown} never occur in train/valid; raise train_per_voice")
-    return trainval, test
+    return train, valid, test
 
 
 def plan(cfg: GrammarConfig, out_dir: Path, cache_dir: Path) -> Plan:
     _check_voices(cfg.voices)
     counts = voice_counts(cfg.voices, cfg.train_per_voice, cfg.valid_per_voice, cfg.test_per_voice)
-    trainval, test = sentences(cfg, sum(n for v, n, _ in counts if not v.heldout),
-                               sum(n for v, n, _ in counts if v.heldout))
-    tv, te = iter(trainval), iter(test)
+    train, valid, test = sentences(cfg, sum(n - nv for v, n, nv in counts if not v.heldout),
+                                   sum(nv for v, _, nv in counts if not v.heldout),
+                                   sum(n for v, n, _ in counts if v.heldout))
+    tr, va, te = iter(train), iter(valid), iter(test)
+    # test clips first, then valid, then train: each clip's seeded speaking rate (voice_clips draws them in
+    # this order) stays the same when only train_per_voice changes
     utts, meta = [], []
-    for v, n, n_valid in counts:
-        for i in range(n):
-            if v.heldout:
-                text, pair = next(te)
-                utts.append((v, i, "test", text))
-                meta.append({"heldout_pair": pair})
-            else:
-                utts.append((v, i, "valid" if i < n_valid else "train", next(tv)))
-                meta.append({"heldout_pair": None})
+    for split in ("test", "valid", "train"):
+        for v, n, n_valid in counts:
+            for i in range(n):
+                if v.heldout:
+                    if split == "test":
+                        text, pair = next(te)
+                        utts.append((v, i, "test", text))
+                        meta.append({"heldout_pair": pair})
+                elif ("valid" if i < n_valid else "train") == split:
+                    utts.append((v, i, split, next(va if split == "valid" else tr)))
+                    meta.append({"heldout_pair": None})
     specs = voice_clips(utts, seed=cfg.seed, sr=cfg.sr, rate_jitter=cfg.rate_jitter,
                         target_rms_db=cfg.target_rms_db, text_licence=TEXT_LICENCE, meta=meta)
     g = Grammar(cfg.template, cfg.slots, cfg.heldout_pairs)
