@@ -179,20 +179,16 @@ def plan(cfg: GrammarConfig, out_dir: Path, cache_dir: Path) -> Plan:
                                    sum(nv for v, _, nv in counts if not v.heldout),
                                    sum(n for v, n, _ in counts if v.heldout))
     tr, va, te = iter(train), iter(valid), iter(test)
-    # test clips first, then valid, then train: each clip's seeded speaking rate (voice_clips draws them in
-    # this order) stays the same when only train_per_voice changes
+    clips = [(v, i, "test" if v.heldout else "valid" if i < n_valid else "train")
+             for v, n, n_valid in counts for i in range(n)]
+    # test clips first, then valid, then train (a stable sort: voice and index order within each): each clip's
+    # seeded speaking rate (voice_clips draws them in this order) stays the same when only train_per_voice changes
+    rank = {"test": 0, "valid": 1, "train": 2}
     utts, meta = [], []
-    for split in ("test", "valid", "train"):
-        for v, n, n_valid in counts:
-            for i in range(n):
-                if v.heldout:
-                    if split == "test":
-                        text, pair = next(te)
-                        utts.append((v, i, "test", text))
-                        meta.append({"heldout_pair": pair})
-                elif ("valid" if i < n_valid else "train") == split:
-                    utts.append((v, i, split, next(va if split == "valid" else tr)))
-                    meta.append({"heldout_pair": None})
+    for v, i, split in sorted(clips, key=lambda c: rank[c[2]]):
+        text, pair = next(te) if split == "test" else (next(va if split == "valid" else tr), None)
+        utts.append((v, i, split, text))
+        meta.append({"heldout_pair": pair})
     specs = voice_clips(utts, seed=cfg.seed, sr=cfg.sr, rate_jitter=cfg.rate_jitter,
                         target_rms_db=cfg.target_rms_db, text_licence=TEXT_LICENCE, meta=meta)
     g = Grammar(cfg.template, cfg.slots, cfg.heldout_pairs)
