@@ -129,8 +129,7 @@ def _table(rows: list[dict], columns: list[str], title: str, fmt: str = "table")
     caption = (f"{len(hidden)} more column{'s' * (len(hidden) > 1)} ({', '.join(hidden)}): a wider terminal, "
                "or --format tsv / json" if hidden else None)
     t = Table(title=title, caption=caption)
-    widest = max([len(columns[0])] + [len(_cell(r.get(columns[0]))) for r in rows])
-    t.add_column(columns[0], no_wrap=True, min_width=widest)
+    t.add_column(columns[0], no_wrap=True, min_width=widths[columns[0]])
     for c in shown[1:]:
         t.add_column(c.replace("_", " "), overflow="fold", min_width=widths[c])  # headers wrap between words
     for r in rows:
@@ -141,13 +140,16 @@ def _table(rows: list[dict], columns: list[str], title: str, fmt: str = "table")
 def _fitting(rows: list[dict], columns: list[str], width: int, cap: int = 24) -> dict[str, int]:
     """The leading columns that fit ``width``, each with its least width: its longest header word and its
     longest value (up to ``cap``; longer values fold). Past that, rich would fold every column to a letter per
-    line. The first column always shows."""
+    line. The first column (the name) always shows, whole: its header and its longest value uncut."""
     used = 1  # the table's left border
     shown: dict[str, int] = {}
     for i, c in enumerate(columns):
-        need = max([len(w) for w in c.split("_")] + [min(len(_cell(r.get(c))), cap) for r in rows])
-        if i > 0 and used + need + 3 > width:
-            break
+        if i == 0:
+            need = max([len(c)] + [len(_cell(r.get(c))) for r in rows])
+        else:
+            need = max([len(w) for w in c.split("_")] + [min(len(_cell(r.get(c))), cap) for r in rows])
+            if used + need + 3 > width:
+                break
         used += need + 3  # padding on both sides and a border
         shown[c] = need
     return shown
