@@ -283,7 +283,10 @@ class TTSNAR(_OtherText):
         return model(batch["text"], batch["audio"], batch["key_mask"], level=batch["level"])
 
     def loss(self, model, batch):
-        return _train.masked_ce(self.logits(model, batch), batch["target"])
+        """Cross-entropy of each row's level alone (its targets are the only ones not IGNORE)."""
+        lv = batch["level"]
+        logits = model(batch["text"], batch["audio"], batch["key_mask"], level=lv, stream=lv)
+        return _train.masked_ce(logits, batch["target"][torch.arange(len(lv)), lv][:, None])
 
 
 def nar_input(prompt: np.ndarray, target: np.ndarray, k: int, v: int) -> np.ndarray:
@@ -418,7 +421,8 @@ class TTSTask(LMTask):
         with torch.no_grad():
             for k in range(1, cfg.data.n_q):
                 x = torch.from_numpy(nar_input(prompt, codes, k, v))[None].to(dev)
-                logits = nar(text[None].to(dev), x, level=torch.tensor([k], device=dev))[0, k, prompt.shape[1] + 1 :]
+                lv = torch.tensor([k], device=dev)
+                logits = nar(text[None].to(dev), x, level=lv, stream=lv)[0, 0, prompt.shape[1] + 1 :]
                 codes[k] = logits[:, :cb].float().argmax(-1).cpu().numpy()
         if cont:
             return {"ar": np.concatenate([prompt[:1], ar], axis=1), "ar+nar": np.concatenate([prompt, codes], axis=1)}

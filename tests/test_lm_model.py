@@ -91,6 +91,29 @@ def test_kv_cache_matches_full_forward():
     assert torch.allclose(full, inc, atol=1e-5)
 
 
+def test_one_stream_per_row_is_that_stream_of_the_full_logits_and_the_same_loss():
+    """The NAR scores one level per row: its logits are the full head's slice, its loss the full masked CE's."""
+    from bench.tasks.lm.train import masked_ce
+    from bench.tasks.lm.vocab import IGNORE
+
+    cfg = LMCfg(d_model=32, n_layers=2, n_heads=2, dropout=0.0, audio_vocab=16, text_vocab=32)
+    torch.manual_seed(0)
+    m = TokenLM(cfg, LMShape(3, 16, 3, False)).eval()
+    text, audio = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]]), torch.randint(0, 16, (2, 3, 9))
+    lv = torch.tensor([2, 1])
+    full = m(text, audio, level=lv)
+    one = m(text, audio, level=lv, stream=lv)
+    assert one.shape == (2, 1, 9, full.shape[-1])
+    for row, k in enumerate(lv.tolist()):
+        assert torch.allclose(one[row, 0], full[row, k], atol=1e-5)
+        assert not torch.allclose(one[row, 0], full[row, 3 - k], atol=1e-3)
+    target = torch.full((2, 3, 9), IGNORE)
+    target[0, 2, 4:] = torch.randint(0, 16, (5,))
+    target[1, 1, 3:] = torch.randint(0, 16, (6,))
+    picked = target[torch.arange(2), lv][:, None]
+    assert torch.allclose(masked_ce(one, picked), masked_ce(full, target), atol=1e-5)
+
+
 def test_sampling_respects_allowed_ids():
     logits = torch.zeros(2, 10)
     allowed = torch.zeros(2, 10, dtype=torch.bool)

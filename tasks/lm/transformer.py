@@ -130,8 +130,12 @@ class TokenLM(nn.Module):
         cache: list[dict] | None = None,
         audio_start: int = 0,
         text_attn: tuple[int, int] | None = None,
+        stream: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits [B, K, La, vocab] for the audio positions.
+
+        ``stream`` [B]: only that output stream's logits per row ([B, 1, La, vocab]); the VALL-E NAR scores
+        one level per row, and the other K - 1 heads' logits and softmax were most of its step's cost.
 
         ``key_mask`` [B, L_total_keys] is True where a key is real. With ``cache`` (a list of one dict
         per block, filled in place) the call appends to earlier keys: pass ``text=None`` after the first.
@@ -151,7 +155,11 @@ class TokenLM(nn.Module):
         la = audio.shape[2]
         h = self.ln_f(x[:, n - la :])
         b = h.shape[0]
-        logits = self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
+        if stream is not None:
+            w = self.head.weight.view(self.shape.n_streams, self.vocab, -1)[stream]  # [B, vocab, D]
+            logits = torch.bmm(h, w.transpose(1, 2))[:, None]
+        else:
+            logits = self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
         if text_attn is not None:
             if attn is None:
                 raise ValueError(f"text_attn={text_attn}: needs text and a layer index < {len(self.blocks)}")
