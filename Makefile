@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup bench bench-smoke test test-slow test-gate lint clean
+.PHONY: setup bench bench-peers bench-smoke test test-slow test-gate lint clean
 
 setup:
 	bash scripts/setup.sh
@@ -13,6 +13,11 @@ bench: setup
 	.venv/bin/bench run --codec xcodec,xcodec-acoustic --task tts --preset cpu
 	.venv/bin/bench eval-codec xcodec xcodec-acoustic --preset cpu --recipe grammar --limit 40
 	.venv/bin/bench report
+
+# After `make bench`: the trained-here EnCodec, DAC and SpeechTokenizer at the cpu codec budget, and the cpu tts
+# over each one whose level-1 perplexity is healthy (>= 32); the leaderboard says which got no LM and why.
+bench-peers: setup
+	.venv/bin/python scripts/run_peers.py --preset cpu
 
 # The CI-sized check of the whole chain (smoke speech data, the smoke X-Codec, the smoke TTS run).
 bench-smoke: setup

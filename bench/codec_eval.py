@@ -31,11 +31,19 @@ EVAL_SR = 16000  # the speech recipe's rate; PESQ-wb is defined at 16 kHz
 # Level-1 codes carrying under 2 bits per frame (perplexity < 4): the codec passes almost nothing on, so
 # its downstream numbers measure a collapsed codebook (the leaderboard and this command say so).
 COLLAPSED_PERPLEXITY = 4.0
+# Level-1 perplexity under 32 (5 bits per frame): below the level at which a preset trains LMs over a codec's
+# tokens (issue #16: a trained-here peer runs the cpu preset's tts only above it; scripts/run_peers.py).
+HEALTHY_PERPLEXITY = 32.0
 
 
 def is_collapsed(perplexity: float) -> bool:
     """The one collapse rule (eval-codec's warning, the token stage's warning, the leaderboard's flag)."""
     return perplexity < COLLAPSED_PERPLEXITY
+
+
+def health(perplexity: float) -> str:
+    """Level-1 codebook state: "collapsed" (< 4), "low" (< 32: no LM is trained on it) or "ok"."""
+    return "collapsed" if is_collapsed(perplexity) else "low" if perplexity < HEALTHY_PERPLEXITY else "ok"
 
 
 def n_q_points(n_codebooks: int) -> list[int]:

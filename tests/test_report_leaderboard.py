@@ -139,6 +139,27 @@ def test_collapsed_codebooks_are_flagged_beside_their_numbers(tmp_path):
     doc = json.loads(write_report(tmp_path, fmt="json", plots=False, date="d").read_text())
     smoke_doc = next(x for x in doc["sections"] if x["preset"] == "smoke")
     assert [c["collapsed"] for c in smoke_doc["codebooks"]] == [True, False]
+    assert [c["state"] for c in smoke_doc["codebooks"]] == ["collapsed", "ok"]
+
+
+def test_a_low_codebook_without_task_rows_is_named_as_the_reason_no_lm_ran(tmp_path):
+    """Under the healthy perplexity a codec is "low"; one with no task rows is named under the codebook table
+    with its perplexity (issue #16: a peer's LMs run only above it). A low codec with task rows is not."""
+    from bench.codec_eval import HEALTHY_PERPLEXITY, health
+
+    assert [health(p) for p in (1.0, 3.99, 4.0, HEALTHY_PERPLEXITY - 0.1, HEALTHY_PERPLEXITY, 500.0)] == [
+        "collapsed", "collapsed", "low", "low", "ok", "ok"]
+    shutil.copytree(FIX / "records", tmp_path / "records")
+    recs = [_diag("dac@here", "perplexity@level1", 12.5, "2025-01-01T00:00:00+00:00"),
+            _diag("xcodec", "perplexity@level1", 20.0, "2025-01-01T00:00:00+00:00"),
+            _diag("encodec@here", "perplexity@level1", 80.0, "2025-01-01T00:00:00+00:00")]
+    (tmp_path / "records/smoke/codec_stats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    smoke = write_report(tmp_path, plots=False, date="d").read_text().split("## Preset `small`")[0]
+    assert "| dac@here | 12.50 | — | 20 | low |" in smoke and "| encodec@here | 80.00 | — | 20 | ok |" in smoke
+    note = next(x for x in smoke.splitlines() if x.startswith("No task LM was trained over"))
+    assert "`dac@here` (12.50, low)" in note
+    assert "xcodec" not in note and "encodec@here" not in note  # xcodec has task rows; encodec@here is healthy
+    assert smoke.count("No task LM was trained over") == 1
 
 
 def test_two_reports_at_once_both_write_their_figures(tmp_path):

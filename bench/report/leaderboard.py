@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.codec_eval import COLLAPSED_PERPLEXITY
+from bench.codec_eval import COLLAPSED_PERPLEXITY, HEALTHY_PERPLEXITY
 from bench.report.tables import Cell, CodebookUse, Row, Section, Table
 
 DASH = "—"
@@ -197,11 +197,11 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 CODEBOOK_HEAD = ["codec", "perplexity", "codes used", "clips",
-                 f"state (collapsed: perplexity < {COLLAPSED_PERPLEXITY:g})"]
+                 f"state (collapsed: perplexity < {COLLAPSED_PERPLEXITY:g}; low: < {HEALTHY_PERPLEXITY:g})"]
 
 
 def _codebook_cells(c: CodebookUse, md: bool) -> list[str]:
-    flag = ("**collapsed**" if md else "<b>collapsed</b>") if c.collapsed else "ok"
+    flag = ("**collapsed**" if md else "<b>collapsed</b>") if c.collapsed else c.state
     return [c.codec, fmt(c.perplexity), DASH if c.usage is None else f"{c.usage:.1%}", str(c.n), flag]
 
 
@@ -209,7 +209,16 @@ def _codebook_md(s: Section) -> list[str]:
     if not s.codebooks:
         return []
     return ["### Codebook use (level 1, `bench eval-codec`)", "",
-            *_md_table(CODEBOOK_HEAD, [_codebook_cells(c, True) for c in s.codebooks]), ""]
+            *_md_table(CODEBOOK_HEAD, [_codebook_cells(c, True) for c in s.codebooks]), "", *_no_lm_note(s)]
+
+
+def _no_lm_note(s: Section) -> list[str]:
+    skipped = s.without_lm()
+    if not skipped:
+        return []
+    who = ", ".join(f"`{c.codec}` ({fmt(c.perplexity)}, {c.state})" for c in skipped)
+    return [f"No task LM was trained over {who}: a level-1 perplexity under {HEALTHY_PERPLEXITY:g} at this "
+            "preset's budget (scripts/run_peers.py runs a peer's tasks only above it).", ""]
 
 
 def _collapse_note(s: Section, t: Table) -> list[str]:
@@ -293,6 +302,7 @@ def render_html(sections: list[Section], header: Header, plots: dict | None = No
                        + "</tr>")
             out += [_html_row(_codebook_cells(c, False)) for c in s.codebooks]
             out.append("</table>")
+            out += [f"<p>{e(x)}</p>" for x in _no_lm_note(s) if x]
     return "\n".join(out) + "\n"
 
 
@@ -321,7 +331,8 @@ def to_json(sections: list[Section], header: Header) -> str:
            "sections": [{"schema_version": s.schema_version, "preset": s.preset, "hardware": s.hardware,
                          "backends": s.backends, "tables": [table(t) for t in s.tables],
                          "codebooks": [{"codec": c.codec, "perplexity_level1": c.perplexity, "usage_level1": c.usage,
-                                        "n": c.n, "collapsed": c.collapsed} for c in s.codebooks]}
+                                        "n": c.n, "collapsed": c.collapsed, "state": c.state}
+                                       for c in s.codebooks]}
                         for s in sections]}
     return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.codec_eval import is_collapsed
+from bench.codec_eval import health, is_collapsed
 from bench.report.contrasts import Contrast, load_plan, mark_best, plan_contrasts
 from bench.report.integrity import partition
 
@@ -117,6 +117,10 @@ class CodebookUse:
     def collapsed(self) -> bool:
         return is_collapsed(self.perplexity)
 
+    @property
+    def state(self) -> str:
+        return health(self.perplexity)
+
 
 def codebook_use(diag) -> list[CodebookUse]:
     """One entry per codec from its newest ``perplexity@level1`` / ``usage@level1`` records."""
@@ -144,6 +148,11 @@ class Section:
 
     def collapsed(self) -> list[CodebookUse]:
         return [c for c in self.codebooks if c.collapsed]
+
+    def without_lm(self) -> list[CodebookUse]:
+        """Codecs below the healthy level-1 perplexity with no row in any task table: why no LM ran over them."""
+        tasked = {r.codec for t in self.tables if t.kind == "task" for r in t.rows}
+        return [c for c in self.codebooks if c.state != "ok" and c.codec not in tasked]
 
 
 def _none(x: Any) -> Any:
