@@ -22,6 +22,8 @@ def measured() -> str:
     """Set-up and `make bench` figures from the JSON files the measuring scripts wrote."""
     import json
 
+    from bench.tasks.runner import STAGES
+
     lines = []
     setup, bench = Path("results/setup.json"), Path("results/make_bench.json")
     if setup.is_file():
@@ -36,8 +38,7 @@ def measured() -> str:
         for step in d.get("steps", []):
             lines.append(f"  - `{step['command']}`: {step['wall_s'] / 60:.1f} min")
         for cell, walls in d.get("cells", {}).items():  # the runner's stage walls of each cell (done.json)
-            order = ["data", "codec", "tokenize", "train", "generate + decode", "score"]
-            keys = [k for k in order if k in walls] + [k for k in walls if k not in order and k != "total"]
+            keys = [k for k in STAGES if k in walls] + [k for k in walls if k not in STAGES and k != "total"]
             stages = ", ".join(f"{k} {walls[k] / 60:.1f}" for k in keys)
             lines.append(f"    - `{cell}` ({walls.get('total', 0) / 60:.1f} min): {stages}")
     return "\n".join(lines)

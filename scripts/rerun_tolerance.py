@@ -20,7 +20,8 @@ import json
 from pathlib import Path
 
 
-def worst_diffs(old_dir: Path, new_dir: Path, preset: str) -> dict[str, float]:
+def worst_diffs(old_dir: Path, new_dir: Path, preset: str, relative: bool = False) -> dict[str, float]:
+    """Per metric, the largest |new - old| over the cells both runs have (``relative``: |new - old| / |old|)."""
     from bench.report.gate import _entries
     from bench.report.load import load_results
 
@@ -30,8 +31,13 @@ def worst_diffs(old_dir: Path, new_dir: Path, preset: str) -> dict[str, float]:
     for k in sorted(set(a) & set(b)):
         if a[k]["value"] is None or b[k]["value"] is None:
             continue
-        m = a[k]["metric"]
-        worst[m] = max(worst.get(m, 0.0), abs(float(b[k]["value"]) - float(a[k]["value"])))
+        m, old = a[k]["metric"], float(a[k]["value"])
+        d = abs(float(b[k]["value"]) - old)
+        if relative:
+            if old == 0:
+                continue
+            d /= abs(old)
+        worst[m] = max(worst.get(m, 0.0), d)
     return worst
 
 
@@ -43,19 +49,42 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, required=True, help="the baseline file whose tolerance to set")
     ap.add_argument("--margin", type=float, default=1.5, help="floor = margin x the largest difference seen")
     ap.add_argument("--why", default="", help="what the two runs were (machines, commits): stated in the file")
+    ap.add_argument("--relative", default="",
+                    help="comma list of metrics whose drift grows with their value (wer: an unintelligible codec's "
+                         "1.3 moves more than a good one's 0.2): a rel_floor of margin x the largest relative "
+                         "difference instead of an abs_floor from this pair")
+    ap.add_argument("--add", action="store_true",
+                    help="another pair of runs: each floor becomes the larger of the file's and this pair's, and "
+                         "derived_from names both (without it the file's floors are replaced)")
     args = ap.parse_args()
-    worst = worst_diffs(args.old, args.new, args.preset)
+    rel_metrics = {m for m in args.relative.split(",") if m}
+    worst = {m: d for m, d in worst_diffs(args.old, args.new, args.preset).items() if m not in rel_metrics}
+    worst_rel = {m: d for m, d in worst_diffs(args.old, args.new, args.preset, relative=True).items()
+                 if m in rel_metrics}
     doc = json.loads(args.baseline.read_text())
     tol = doc.setdefault("tolerance", {})
     floor = float(tol.get("abs_floor", 1e-3))
-    tol["per_metric"] = {m: {"abs_floor": round(max(floor, args.margin * d), 6)} for m, d in sorted(worst.items())}
-    tol["derived_from"] = (f"scripts/rerun_tolerance.py --margin {args.margin}: per metric, {args.margin} x the "
-                           f"largest |difference| between two runs of preset {args.preset}. {args.why}").strip()
+    new = {m: round(max(floor, args.margin * d), 6) for m, d in worst.items()}
+    old = {m: float(v["abs_floor"]) for m, v in tol.get("per_metric", {}).items()} if args.add else {}
+    old_rel = {m: float(v["rel_floor"]) for m, v in tol.get("per_metric", {}).items()
+               if args.add and "rel_floor" in v}
+    per: dict[str, dict[str, float]] = {m: {"abs_floor": max(new.get(m, 0.0), old.get(m, 0.0))}
+                                        for m in sorted({*new, *old})}
+    for m, d in worst_rel.items():
+        per.setdefault(m, {})["rel_floor"] = max(round(args.margin * d, 6), old_rel.get(m, 0.0))
+    tol["per_metric"] = per
+    what = (f"scripts/rerun_tolerance.py --margin {args.margin}: per metric, {args.margin} x the largest "
+            f"|difference| between two runs of preset {args.preset}. {args.why}").strip()
+    tol["derived_from"] = f"{tol['derived_from']} Then, with --add (each floor the larger): {what}" \
+        if args.add and tol.get("derived_from") else what
     from bench.atomic import write_json
 
     write_json(args.baseline, doc)
+    for m, d in sorted(worst_rel.items()):
+        print(f"{m:24s} max |diff| / |old| {d:.4g} -> rel_floor {per[m]['rel_floor']:.4g}")
     for m, d in sorted(worst.items()):
-        print(f"{m:24s} max |diff| {d:.4g} -> abs_floor {tol['per_metric'][m]['abs_floor']:.4g}")
+        print(f"{m:24s} max |diff| {d:.4g} -> abs_floor {tol['per_metric'][m]['abs_floor']:.4g}"
+              + (f" (was {old[m]:.4g})" if m in old else ""))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from bench.locks import exclusive
 from bench.tasks.config import TaskConfig, load_task_config, to_dict
 
 SCORE_SR = 16000  # every output is resampled to this before it is written and scored
+# A cell's stages in order, as its log numbers them and done.json times them (scripts/readme_excerpt.py reads this)
+STAGES = ("data", "codec", "tokenize", "train", "generate + decode", "score")
 UNTIL = ("tokenize", "train", "generate")  # the stages ``until`` may stop after
 
 
@@ -277,7 +279,8 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     wall: dict[str, float] = {}
 
     def stage(name: str, i: int):
-        log(f"[{i}/6] {name}")
+        assert STAGES[i - 1] == name, (name, i)
+        log(f"[{i}/{len(STAGES)}] {name}")
         wall[name] = time.time()
 
     def end(name: str) -> None:

@@ -130,6 +130,34 @@ def test_graph_checks_names_first(fx, tmp_path):
 
 
 # -- launcher options ---------------------------------------------------------------------------------
+def test_parallel_jobs_on_this_machine_share_its_cores():
+    """Jobs run at once here each get their share of the cores; cpus_per_task wins; slurm and a Ray cluster
+    elsewhere keep the libraries' default unless cpus_per_task is given."""
+    assert load_options("submitit-local", array_parallelism=2).threads(cpu_count=8) == 4
+    assert load_options("submitit-local", array_parallelism=3).threads(cpu_count=2) == 1
+    assert load_options("submitit-local").threads(cpu_count=8) == 0  # one job at a time: all cores
+    assert load_options("ray", array_parallelism=4).threads(cpu_count=16) == 4
+    assert load_options("ray", array_parallelism=4, address="auto").threads(cpu_count=16) == 0
+    assert load_options("slurm", array_parallelism=4).threads(cpu_count=16) == 0
+    assert load_options("slurm", cpus_per_task=6).threads(cpu_count=16) == 6
+    assert load_options("submitit-local", array_parallelism=2, cpus_per_task=3).threads(cpu_count=8) == 3
+
+
+def test_a_job_caps_its_threads_for_torch_and_for_what_reads_omp_num_threads():
+    import subprocess
+    import sys
+
+    code = ("import os, torch; from bench.launch.job import use_threads; before = torch.get_num_threads(); "
+            "use_threads({n}); print(before, torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    capped = subprocess.run([sys.executable, "-c", code.format(n=1)], env=env, capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert capped[1:] == ["1", "1"]
+    kept = subprocess.run([sys.executable, "-c", code.format(n=0)], env=env, capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert kept[1] == kept[0] and kept[2] == "None"
+
+
 def test_options_from_yaml_with_command_line_on_top(tmp_path):
     cfg = tmp_path / "slurm.yaml"
     cfg.write_text("partition: gpu\ngpus_per_node: 2\ntime: '2:00:00'\narray_parallelism: 8\n"

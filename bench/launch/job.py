@@ -40,9 +40,14 @@ class Job:
     # called with the job in the worker before it runs: plugins a Python caller registered in code
     # (the CLI's plugins come through entry points and need none)
     setup: tuple[Callable[[Job], Any], ...] = ()
+    threads: int = 0  # CPU threads of this job (LauncherOptions.threads); 0 = the libraries' default
 
     def __call__(self) -> int:
         """Run the job; return the number of records written (0 for a codec job)."""
+        use_threads(self.threads)
+        return self._run()
+
+    def _run(self) -> int:
         from bench import paths
 
         paths.use_root(paths.ENV_DATA, self.data_dir)
@@ -60,7 +65,8 @@ class Job:
                 print(msg, flush=True)
                 logf.write(time.strftime("%H:%M:%S ") + msg + "\n")
 
-            echo(f"launch: {self.key} ({self.kind} job, attempt {e['attempts']}) on {state.here()['host']}")
+            threads = f", {self.threads} thread(s)" if self.threads else ""
+            echo(f"launch: {self.key} ({self.kind} job, attempt {e['attempts']}{threads}) on {state.here()['host']}")
             try:
                 n = self._work(echo)
             except SystemExit:  # submitit's pre-emption handler: checkpointed and requeued
@@ -95,6 +101,17 @@ class Job:
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(dataclasses.replace(self, force=False))
+
+
+def use_threads(n: int) -> None:
+    """Cap this process's CPU threads at ``n`` (0: leave the defaults): torch's intra-op pool, and
+    OMP_NUM_THREADS for what reads it later (faster-whisper's CTranslate2 threads, torchrun's workers)."""
+    if n <= 0:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def train_codec_ddp(task: str, codec: str, preset: str, overrides: tuple[str, ...], nproc: int, device: str,

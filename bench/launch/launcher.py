@@ -63,7 +63,7 @@ def launch(tasks: list[str], codecs: list[str], preset: str, overrides: tuple[st
         return Job(key=key, kind=kind, tasks=tuple(tasks_), codec=codec, preset=preset, overrides=tuple(overrides),
                    device=device, nproc=job_nproc, force=force and kind == "cell", data_dir=str(data),
                    results_dir=str(results), state_file=str(sf), log=str(folder / "logs" / _file_name(key)),
-                   setup=tuple(setup))
+                   setup=tuple(setup), threads=options.threads())
 
     codec_jobs = {c: make(graph_mod.codec_key(c), "codec", ts, c) for c, ts in g.codec_jobs.items()}
     cell_jobs = {cell.key: make(cell.key, "cell", [cell.task], cell.codec) for cell in g.todo}
@@ -73,7 +73,8 @@ def launch(tasks: list[str], codecs: list[str], preset: str, overrides: tuple[st
         for job in [*codec_jobs.values(), *cell_jobs.values()]:
             e = {"kind": job.kind, "codec": job.codec, "tasks": list(job.tasks), "launcher": options.launcher,
                  "state": "pending", "job_id": None, "submitted": None, "started": None, "ended": None,
-                 "attempts": 0, "error": None, "log": job.log, "depends_on": deps.get(job.key)}
+                 "attempts": 0, "error": None, "log": job.log, "depends_on": deps.get(job.key),
+                 "threads": job.threads or None}
             if job.kind == "cell":
                 e.update(task=job.tasks[0], run_dir=str(next(c.run_dir for c in g.todo if c.key == job.key)))
             st["jobs"][job.key] = e

@@ -7,6 +7,7 @@ anything is built or submitted.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,17 @@ class LauncherOptions:
     def parallel(self) -> int:
         """Jobs run at once by launchers that hold their own queue (submitit-local, Ray)."""
         return self.array_parallelism or 1
+
+    def threads(self, cpu_count: int | None = None) -> int:
+        """CPU threads each job's torch and ASR use (0: the libraries' default, all cores): ``cpus_per_task``
+        where given; on this machine (submitit-local, Ray without an address) the cores shared by the jobs that
+        run at once, so that parallel jobs do not each take every core and slow one another down."""
+        if self.cpus_per_task:
+            return self.cpus_per_task
+        shared = self.launcher == "submitit-local" or (self.launcher == "ray" and not self.address)
+        if shared and self.parallel > 1:
+            return max(1, (cpu_count or os.cpu_count() or 1) // self.parallel)
+        return 0
 
 
 def parse_time(value: str | int) -> int:
