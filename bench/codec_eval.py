@@ -258,12 +258,12 @@ def paired_wer(records: list[dict], metric: str = "wer@nq1") -> list[dict]:
 
 def write_records(records: list[dict], preset: str, codec: str, results_dir=None) -> Path:
     from bench.atomic import write_text
-    from bench.paths import results_root
+    from bench.paths import records_file
     from bench.results import validate
 
     for r in records:
         validate(r)
-    path = results_root(results_dir) / "records" / preset / f"codec__{codec}.jsonl"
+    path = records_file(preset, "codec", codec, results_dir)
     write_text(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records))
     return path
 

@@ -20,25 +20,24 @@ import json
 from pathlib import Path
 
 
-def worst_diffs(old_dir: Path, new_dir: Path, preset: str, relative: bool = False) -> dict[str, float]:
-    """Per metric, the largest |new - old| over the cells both runs have (``relative``: |new - old| / |old|)."""
+def worst_diffs(old_dir: Path, new_dir: Path, preset: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Per metric, the largest |new - old| and the largest |new - old| / |old| over the cells both runs have."""
     from bench.report.gate import _entries
     from bench.report.load import load_results
 
     a = _entries(load_results(old_dir, preset=preset).frame, preset)
     b = _entries(load_results(new_dir, preset=preset).frame, preset)
     worst: dict[str, float] = {}
+    worst_rel: dict[str, float] = {}
     for k in sorted(set(a) & set(b)):
         if a[k]["value"] is None or b[k]["value"] is None:
             continue
         m, old = a[k]["metric"], float(a[k]["value"])
         d = abs(float(b[k]["value"]) - old)
-        if relative:
-            if old == 0:
-                continue
-            d /= abs(old)
         worst[m] = max(worst.get(m, 0.0), d)
-    return worst
+        if old != 0:
+            worst_rel[m] = max(worst_rel.get(m, 0.0), d / abs(old))
+    return worst, worst_rel
 
 
 def main() -> None:
@@ -58,9 +57,9 @@ def main() -> None:
                          "derived_from names both (without it the file's floors are replaced)")
     args = ap.parse_args()
     rel_metrics = {m for m in args.relative.split(",") if m}
-    worst = {m: d for m, d in worst_diffs(args.old, args.new, args.preset).items() if m not in rel_metrics}
-    worst_rel = {m: d for m, d in worst_diffs(args.old, args.new, args.preset, relative=True).items()
-                 if m in rel_metrics}
+    diffs, rel_diffs = worst_diffs(args.old, args.new, args.preset)
+    worst = {m: d for m, d in diffs.items() if m not in rel_metrics}
+    worst_rel = {m: d for m, d in rel_diffs.items() if m in rel_metrics}
     doc = json.loads(args.baseline.read_text())
     tol = doc.setdefault("tolerance", {})
     floor = float(tol.get("abs_floor", 1e-3))

@@ -30,10 +30,10 @@ def bench(*args: str) -> None:
 
 def level1_perplexity(preset: str, codec: str, results_dir: str | None) -> float | None:
     """The newest ``perplexity@level1`` of ``codec`` in the preset's eval-codec records (None if absent)."""
+    from bench.paths import records_file
     from bench.results import load
-    from bench.tasks.runner import records_path
 
-    p = records_path(preset, "codec", codec, results_dir)  # bench eval-codec's file (codec__NAME.jsonl)
+    p = records_file(preset, "codec", codec, results_dir)
     vals = [r["value"] for r in load(p) if r["metric"] == "perplexity@level1"] if p.is_file() else []
     return vals[-1] if vals else None
 

@@ -53,7 +53,7 @@ def run_dir_of(task: str, codec: str, preset: str, cfg: TaskConfig, data_dir=Non
 
 def records_path(preset: str, task: str, codec: str, results_dir=None) -> Path:
     """``preset`` is the preset variant (:func:`bench.config.preset_variant`) the run files under."""
-    return paths.results_root(results_dir) / "records" / preset / f"{task}__{codec}.jsonl"
+    return paths.records_file(preset, task, codec, results_dir)
 
 
 def _write_records(path: Path, recs: list[dict]) -> None:
@@ -278,9 +278,8 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     task_obj = TASKS.get(task)()
     wall: dict[str, float] = {}
 
-    def stage(name: str, i: int):
-        assert STAGES[i - 1] == name, (name, i)
-        log(f"[{i}/{len(STAGES)}] {name}")
+    def stage(name: str):
+        log(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {name}")
         wall[name] = time.time()
 
     def end(name: str) -> None:
@@ -291,14 +290,14 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     from bench.tasks.codec_setup import load_codec
     from bench.tasks.tokens import tokenize_manifest
 
-    stage("data", 1)
+    stage("data")
     manifest = ensure_built(cfg.data.recipe, cfg.data.preset, data_dir=data_dir)
     end("data")
-    stage("codec", 2)
+    stage("codec")
     codec_obj = load_codec(codec, cfg.data.codec_preset, device=device, data_dir=data_dir, log=log)
     check_codec_fits(cfg, codec, codec_obj.n_codebooks, codec_obj.codebook_size)
     end("codec")
-    stage("tokenize", 3)
+    stage("tokenize")
     cache = tokenize_manifest(codec_obj, manifest, cfg.data.recipe, cfg.data.preset, data_dir=data_dir, log=log)
     end("tokenize")
     # state.json marks the tokens ready (bench.launch submits no codec job for a cell that has it)
@@ -310,14 +309,14 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
     ctx = build_context(task_obj, cfg, manifest, cache, run_dir, codec_obj.codebook_size)
     bud = budget(cfg, task_obj.shapes(cfg))
     write_json(run_dir / "budget.json", bud)
-    stage("train", 4)
+    stage("train")
     ckpts = {s: train_stage(task_obj, ctx, s, device, nproc, log) for s in task_obj.shapes(cfg)}
     end("train")
     if until == "train":
         return []
     items = task_obj.test_items(ctx)
     if codec_obj.decodes:
-        stage("generate + decode", 5)
+        stage("generate + decode")
         log(f"generate: {len(items)} test items, variants {', '.join(task_obj.variants)}")
         generate_stage(task_obj, ctx, items, device, log)
         if until == "generate":
@@ -325,7 +324,7 @@ def _run_cell(task, codec, preset, overrides, device, force, data_dir, results_d
             return []
         audio = decode_stage(task_obj, ctx, codec_obj, items)
         end("generate + decode")
-        stage("score", 6)
+        stage("score")
         out = task_obj.score(ctx, items, audio, SCORE_SR, log=log)
         end("score")
     else:  # nothing to hear: every metric of the samples is unavailable, with the reason; readiness still runs

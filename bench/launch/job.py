@@ -44,11 +44,9 @@ class Job:
 
     def __call__(self) -> int:
         """Run the job; return the number of records written (0 for a codec job)."""
-        use_threads(self.threads)
-        return self._run()
-
-    def _run(self) -> int:
         from bench import paths
+
+        use_threads(self.threads)
 
         paths.use_root(paths.ENV_DATA, self.data_dir)
         paths.use_root(paths.ENV_RESULTS, self.results_dir)
