@@ -22,10 +22,22 @@ import numpy as np
 from bench.data.subset import describe, stratified, test_set_hash
 
 SIGNAL_METRICS = ("pesq/pesq-wb", "stoi/pystoi", "mel/logmel-l1", "sisdr/closed-form")
-WER_METRIC = "wer/faster-whisper-tiny.en"
+ASR = "faster-whisper-tiny.en"  # the ASR backend of the WER probe (``--asr``; the cpu preset's make bench: base)
+WER_METRIC = f"wer/{ASR}"
 # DASB's dWER: the resynthesis transcript against the same ASR's transcript of the original, so the ASR's own
 # errors on clean speech are not charged to the codec (the clean audio's transcript is memoised, so cheap).
-DWER_METRIC = "dwer/faster-whisper-tiny.en"
+DWER_METRIC = f"dwer/{ASR}"
+
+
+def asr_metrics(asr: str) -> list[str]:
+    """The WER probe's backends for ASR backend ``asr`` (e.g. ``faster-whisper-base``): WER, and dWER where that
+    model has a dWER backend; an unknown backend fails by name."""
+    from bench.metrics import METRICS
+
+    if f"wer/{asr}" not in METRICS.names():
+        raise ValueError(f"--asr {asr!r}: no wer/{asr} backend (known: "
+                         f"{', '.join(n[4:] for n in METRICS.names() if n.startswith('wer/'))})")
+    return [f"wer/{asr}"] + ([f"dwer/{asr}"] if f"dwer/{asr}" in METRICS.names() else [])
 PUBLISHED_N_Q = (1, 2, 3, 4, 8)
 EVAL_SR = 16000  # the speech recipe's rate; PESQ-wb is defined at 16 kHz
 # Level-1 codes carrying under 2 bits per frame (perplexity < 4): the codec passes almost nothing on, so
@@ -183,7 +195,7 @@ def _scores(metric: str, clips: list[dict], audios: list[np.ndarray]) -> dict:
 
 
 def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str | None = None, data_dir=None,
-                   device: str = "cpu", wer: bool = True, data: dict | None = None) -> list[dict]:
+                   device: str = "cpu", wer: bool = True, data: dict | None = None, asr: str = ASR) -> list[dict]:
     """Every record of one codec over ``clips``; ``data`` is the record's data object (see :func:`test_clips`)."""
     from bench.codecs import get_codec
     from bench.config import config_hash
@@ -208,8 +220,7 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     recs = []
     for k in points:
         at_k = {"codec_facts": {**facts, "n_q": k, "kbps": codec.bitrate(k) / 1000}, "variant": {"n_q": k}}
-        asr = [WER_METRIC, DWER_METRIC] if wer and k in (1, codec.n_codebooks) else []
-        metrics = list(SIGNAL_METRICS) + asr
+        metrics = list(SIGNAL_METRICS) + (asr_metrics(asr) if wer and k in (1, codec.n_codebooks) else [])
         for m in metrics:
             if codec.decodes:
                 s = _scores(m, clips, audios[k])
@@ -229,8 +240,8 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     return recs
 
 
-def evaluate_reference(clips: list[dict], preset: str, data: dict | None = None) -> list[dict]:
-    s = _scores(WER_METRIC, clips, [c["audio"] for c in clips])
+def evaluate_reference(clips: list[dict], preset: str, data: dict | None = None, asr: str = ASR) -> list[dict]:
+    s = _scores(asr_metrics(asr)[0], clips, [c["audio"] for c in clips])
     common = {"run_id": f"codec-eval-reference-{preset}", "kind": "reference", "task": None, "codec": "reference",
               "preset": preset, "config_hash": "clean", "data": data}
     return [_record(common, f"{s['metric']}@clean", None, 0, None, s)]
@@ -269,15 +280,18 @@ def write_records(records: list[dict], preset: str, codec: str, results_dir=None
 
 
 def evaluate(names: list[str], preset: str, codec_preset: str | None = None, data_dir=None, device: str = "cpu",
-             limit: int | None = None, wer: bool = True, results_dir=None, recipe: str = "speech") -> list[dict]:
+             limit: int | None = None, wer: bool = True, results_dir=None, recipe: str = "speech",
+             asr: str = ASR) -> list[dict]:
+    if wer:
+        asr_metrics(asr)  # an unknown backend fails before any data is built or decoded
     clips, data = test_clips(preset, data_dir, limit, recipe)
     allrecs = []
     if wer:
-        ref = evaluate_reference(clips, preset, data)
+        ref = evaluate_reference(clips, preset, data, asr)
         write_records(ref, preset, "reference", results_dir)
         allrecs += ref
     for name in names:
-        recs = evaluate_codec(name, clips, preset, codec_preset, data_dir, device, wer, data)
+        recs = evaluate_codec(name, clips, preset, codec_preset, data_dir, device, wer, data, asr)
         write_records(recs, preset, name, results_dir)
         allrecs += recs
     return allrecs

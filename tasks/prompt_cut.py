@@ -75,15 +75,17 @@ class Cut:
     def from_json(cls, d: dict) -> Cut:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
+    def prompt_text(self, text: str) -> str:
+        """The normalized reference words of ``text`` (the item's) inside the prompt: what an ASR that hears the
+        prompt before a continuation aligns away (``Item.lead_text``)."""
+        return " ".join(normalize(text).split()[: self.k])
+
 
 @lru_cache(maxsize=1)
 def _model():
-    from faster_whisper import WhisperModel
+    from bench.metrics.asr import fw_model
 
-    from bench.metrics.weights import whisper_ct2_dir
-
-    return WhisperModel(str(whisper_ct2_dir(ASR_SIZE)), device="cpu", compute_type="int8", cpu_threads=1,
-                        local_files_only=True)
+    return fw_model(ASR_SIZE, threads=1)
 
 
 def word_times(audio16k: np.ndarray) -> list[Word]:

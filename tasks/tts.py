@@ -437,7 +437,7 @@ class TTSTask(LMTask):
         continuation the same way, so the floor is comparable. The prompt frames, the codec's resynthesis of
         real codes, are never scored; with ``data.asr_context: prompt`` the ASR hears the clean prompt before
         every row's continuation (the same context for every system, so only the continuation differs) and
-        scores the words after the cut.
+        scores the words its transcript aligns to the continuation's text (the prompt's words are the lead's).
         """
         cont = tts_mode(ctx.cfg) == "continuation"
         refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
@@ -450,12 +450,14 @@ class TTSTask(LMTask):
             prompts = {it["id"]: ctx.load_audio(ctx.by_id[it["prompt_id"]], sr)[: int(prompt_s * sr)] for it in items}
 
         in_context = cont and ctx.cfg.data.asr_context == "prompt"
+        text = {it["id"]: it.get("text") or "" for it in items}
 
         def make(src: dict[str, np.ndarray]) -> list[Item]:
             if cont:  # in context: the ASR hears the clean prompt before every row's continuation (asr_context)
                 return [Item(id=i, audio=src[i][cut[i]:], sr=sr, ref_audio=refs[i][cut[i]:],
                              ref_text=cuts[i].continuation_text, prompt_audio=prompts[i],
-                             lead_audio=prompts[i] if in_context else None)
+                             lead_audio=prompts[i] if in_context else None,
+                             lead_text=cuts[i].prompt_text(text[i]) if in_context else None)
                         for i in (it["id"] for it in items)]
             return [Item(id=it["id"], audio=src[it["id"]], sr=sr, ref_audio=refs[it["id"]], ref_text=it.get("text"),
                          prompt_audio=prompts[it["id"]]) for it in items]

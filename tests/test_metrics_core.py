@@ -240,7 +240,7 @@ def test_catalog_lists_every_named_backend():
     from bench.metrics.catalog import BUILTIN
 
     names = {r["name"] for r in metric_rows()}
-    assert set(BUILTIN) <= names and len(BUILTIN) == 24
+    assert set(BUILTIN) <= names and len(BUILTIN) == 25
 
 
 # -- bench score --------------------------------------------------------------------------------------

@@ -106,59 +106,61 @@ def test_fallback_temperature_and_seed_reach_the_details(monkeypatch):
     assert seeds[0] == seeds[1] == asr.item_seed(asr._audio_key(x))
 
 
-def test_words_after_keeps_the_words_whose_middle_follows_the_lead():
-    words = ((" The", 0.0, 0.5), (" old", 0.5, 0.9), (" man.", 0.9, 1.3))
-    assert asr.words_after(words, 0.0) == "The old man."
-    assert asr.words_after(words, 0.7) == "old man."  # "old" is centred on 0.7 s
-    assert asr.words_after(words, 0.71) == "man."
-    assert asr.words_after(words, 2.0) == ""
+def test_after_lead_keeps_the_words_aligned_to_the_items_text():
+    lead, text = "the old man opened", "the heavy door at noon"
+    assert asr.after_lead(lead, text, "The old man opened the heavy door at noon.") == "the heavy door at noon"
+    # the prompt's words misheard do not count, the item's do; a word inserted at the boundary is the item's
+    assert asr.after_lead(lead, text, "The cold man opened a heavy door at noon") == "a heavy door at noon"
+    assert asr.after_lead(lead, text, "the old man opened opened the heavy door") == "opened the heavy door"
+    # a continuation that says nothing leaves nothing; one that says only the lead's words again is inserted
+    assert asr.after_lead(lead, text, "the old man opened") == ""
+    assert asr.after_lead(lead, "", "the old man opened the door") == "the door"
+    assert asr.after_lead("", text, "Heavy door.") == "heavy door" and asr.after_lead(lead, text, "") == ""
 
 
-TIMED = ((" The", 0.0, 0.3), (" old", 0.3, 0.6), (" man", 0.6, 0.9), (" opened", 0.9, 1.3), (" a", 1.3, 1.4),
-         (" door.", 1.4, 1.8))
-
-
-def test_asr_in_context_hears_the_lead_and_scores_only_the_words_after_it(monkeypatch):
+def test_asr_in_context_hears_the_lead_and_scores_only_the_words_aligned_after_it(monkeypatch):
     """An item with a lead (a tts continuation's prompt region): the ASR hears lead + audio as one recording,
-    the words spoken in the lead are not scored, and the number says so (signature, score cache)."""
+    the words of the lead's text are aligned away, and the number says so (signature, score cache)."""
     monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
     heard = []
 
-    def timed(self, x, seed):
+    def decode(self, x, seed):
         heard.append(len(x))
-        return asr.Transcript("The old man opened a door.", 0.0, TIMED)
+        return asr.Transcript("The old man opened a door." if len(x) > 14400 else "opened a door", 0.0)
 
-    monkeypatch.setattr(asr._FasterWhisper, "_transcribe_words", timed)
-    monkeypatch.setattr(asr._FasterWhisper, "_transcribe_one",
-                        lambda self, x, seed: asr.Transcript("opened a door", 0.0))
+    monkeypatch.setattr(asr._FasterWhisper, "_transcribe_one", decode)
     lead, cont = np.full(14400, 0.01, dtype=np.float32), np.full(14400, 0.02, dtype=np.float32)  # 0.9 s each
-    it = Item("u", cont, 16000, ref_text="opened the door", lead_audio=lead)
+    it = Item("u", cont, 16000, ref_text="opened the door", lead_audio=lead, lead_text="the old man")
     b, name = asr.WERFasterWhisperTinyEn(), "wer/faster-whisper-tiny.en"
     [(v, d)] = b.score_detailed([it])
-    assert heard == [28800] and d["hyp"] == "opened a door." and d["sub"] == 1 and d["den"] == 3
-    assert v == pytest.approx(1 / 3) and d["context"] == "lead"
-    assert "|norm:whisper-en|ctx:lead|agg:" in scoring.summarize(name, [v], details=[d])["scorer"]["signature"]
+    assert heard == [28800] and d["hyp"] == "opened a door" and d["sub"] == 1 and d["den"] == 3
+    assert v == pytest.approx(1 / 3) and d["context"] == "lead-aligned"
+    assert "|norm:whisper-en|ctx:lead-aligned|agg:" in scoring.summarize(name, [v], details=[d])["scorer"]["signature"]
     plain = Item("u", cont, 16000, ref_text="opened the door")
     [(v2, d2)] = b.score_detailed([plain])  # alone: the plain decode, no context in the signature
     assert d2["hyp"] == "opened a door" and "context" not in d2
     assert "ctx" not in scoring.summarize(name, [v2], details=[d2])["scorer"]["signature"]
     with pytest.raises(ValueError, match="different contexts"):
         scoring.summarize(name, [v, v2], details=[d, d2])
-    # the score cache keys tell the two apart; an item without a lead keeps the key it had before the field
+    # the score cache keys tell the three apart; an item without a lead keeps the key it had before the fields
     fields = scoring._key_fields(b)
-    assert "lead_audio" in fields and "lead_audio" not in scoring._key_fields(scoring.get_backend("spk"))
-    assert scoring.item_hash(plain, fields) == scoring.item_hash(plain, tuple(f for f in fields if f != "lead_audio"))
-    assert scoring.item_hash(it, fields) != scoring.item_hash(plain, fields)
+    assert {"lead_audio", "lead_text"} <= set(fields)
+    assert "lead_audio" not in scoring._key_fields(scoring.get_backend("spk"))
+    no_lead = tuple(f for f in fields if not f.startswith("lead"))
+    assert scoring.item_hash(plain, fields) == scoring.item_hash(plain, no_lead)
+    other = Item("u", cont, 16000, ref_text="opened the door", lead_audio=lead, lead_text="the young man")
+    assert len({scoring.item_hash(x, fields) for x in (it, plain, other)}) == 3
 
 
-def test_asr_backends_without_word_times_refuse_an_item_with_a_lead(monkeypatch):
+def test_a_lead_without_its_text_and_a_dwer_item_with_a_lead_are_refused(monkeypatch):
     monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
     monkeypatch.setattr(asr._FasterWhisper, "_transcribe_one", lambda self, x, seed: asr.Transcript("a door", 0.0))
     x = np.full(3200, 0.1, dtype=np.float32)
-    it = Item("u", x, 16000, ref_audio=x, ref_text="a door", lead_audio=x)
-    for b in (asr.DWERFasterWhisperTinyEn(), asr.WEROpenAIWhisperTinyEn()):  # dWER: its reference has no lead
-        with pytest.raises(ValueError, match="has a lead"):
-            b.score_detailed([it])
+    with pytest.raises(ValueError, match="u has a lead_audio without lead_text"):
+        asr.WERFasterWhisperTinyEn().score_detailed([Item("u", x, 16000, ref_text="a door", lead_audio=x)])
+    it = Item("u", x, 16000, ref_audio=x, ref_text="a door", lead_audio=x, lead_text="the")
+    with pytest.raises(ValueError, match="has a lead"):  # dWER: its reference is a transcript of ref_audio alone
+        asr.DWERFasterWhisperTinyEn().score_detailed([it])
 
 
 # -- statistics --------------------------------------------------------------------------------------

@@ -363,6 +363,7 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
                 assert np.array_equal(it.prompt_audio, clean[:cut])
                 assert np.array_equal(it.lead_audio, clean[:cut])  # every row heard after the clean prompt
                 assert it.ref_text == " ".join(words[1:]) == cut_row["continuation_text"]  # the prompt's word out
+                assert it.lead_text == words[0]  # ... is the lead's, which the ASR aligns away
     for r in recs:
         if r["metric"].startswith(("wer", "spk")):
             assert r["extra"]["scored_audio"] == "continuation" and r["extra"]["prompt_cut"] == pc.METHOD
@@ -549,24 +550,37 @@ def test_real_word_timestamps_cut_between_two_words_never_inside_one(tmp_path):
 
 
 @pytest.mark.skipif(not _asr_ready(), reason="needs flite and the faster-whisper tiny.en weights")
-def test_real_asr_in_context_scores_the_words_after_the_cut_as_transcribed_without_times(tmp_path):
-    """data.asr_context: prompt on a real voice and the real tiny.en: with word times the transcript is the plain
-    decode's (no second pass over the trailing silence, where Whisper says "Thank you."), and an item whose
-    lead is the prompt scores the words after the cut against the continuation's words."""
+def test_the_prompt_cuts_one_thread_asr_leaves_torchs_thread_count_alone(monkeypatch):
+    """CTranslate2 sets the loading thread's OpenMP thread count to the model's cpu_threads, which torch shares:
+    the cuts' one-thread model left every later torch step of the process on one core."""
+    import torch
+
+    monkeypatch.setattr(pc, "_model", pc._model.__wrapped__)  # a fresh load, not the cached model
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        pc._model()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(n)
+
+
+@pytest.mark.skipif(not _asr_ready(), reason="needs flite and the faster-whisper tiny.en weights")
+def test_real_asr_in_context_scores_the_words_of_the_continuation(tmp_path):
+    """data.asr_context: prompt on a real voice and the real tiny.en: an item whose lead is the prompt scores
+    the words its transcript aligns to the continuation's text; the lead's words are never scored."""
     from bench.metrics.asr import WERFasterWhisperTinyEn
     from bench.metrics.base import Item
 
     text = "The old man opened a heavy door this morning."
     y = np.concatenate([_flite(text, tmp_path / "y.wav"), np.zeros(16000, dtype=np.float32)])  # 1 s of silence
     b = WERFasterWhisperTinyEn()
-    plain, timed = b._transcribe_one(y, 0), b._transcribe_words(y, 0)
-    assert timed.text == plain.text and timed.words
-    assert all(end <= len(y) / 16000 for _, _, end in timed.words)
-    assert normalize(" ".join(w for w, _, _ in timed.words)) == normalize(plain.text)
     c = pc.cut_of(y, text, pc.word_times(y), 50.0, 70)
     k = round(c.prompt_frames / 50.0 * 16000)
-    [(v, d)] = b.score_detailed([Item("y", y[k:], 16000, ref_text=c.continuation_text, lead_audio=y[:k])])
-    assert normalize(d["hyp"]) == c.continuation_text and v == 0 and d["context"] == "lead"
+    it = Item("y", y[k:], 16000, ref_text=c.continuation_text, lead_audio=y[:k], lead_text=c.prompt_text(text))
+    [(v, d)] = b.score_detailed([it])
+    assert c.prompt_text(text) == " ".join(normalize(text).split()[: c.k]) and c.k >= 2
+    assert normalize(d["hyp"]) == c.continuation_text and v == 0 and d["context"] == "lead-aligned"
 
 
 def test_text_dropout_gives_some_rows_the_empty_text_and_no_guided_span(manifest, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bench.codec_eval import _record, n_q_points, table_rows, token_stats, write_records
 from bench.results import load
@@ -108,3 +109,14 @@ def test_paired_wer_is_a_difference_of_corpus_wers_when_counts_are_recorded():
     assert abs(c["diff"] - (sum(num_a) - sum(num_b)) / sum(den)) < 1e-9  # corpus: 20/180 - 30/180
     assert np.mean([n / d for n, d in zip(num_a, den, strict=True)]) > np.mean([n / d for n, d in zip(num_b, den,
                                                                                                      strict=True)])
+
+
+def test_the_wer_probe_follows_the_asr_backend_and_an_unknown_one_fails_before_any_work(tmp_path):
+    from bench.codec_eval import ASR, asr_metrics, evaluate
+
+    assert asr_metrics(ASR) == ["wer/faster-whisper-tiny.en", "dwer/faster-whisper-tiny.en"]
+    assert asr_metrics("faster-whisper-base") == ["wer/faster-whisper-base", "dwer/faster-whisper-base"]
+    assert asr_metrics("openai-whisper-tiny.en") == ["wer/openai-whisper-tiny.en"]  # no dWER backend of its own
+    with pytest.raises(ValueError, match="--asr 'whisper-huge'.*faster-whisper-base"):
+        evaluate(["xcodec"], "smoke", data_dir=tmp_path / "nothing-built", asr="whisper-huge")
+    assert not (tmp_path / "nothing-built").exists()

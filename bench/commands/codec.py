@@ -57,6 +57,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         limit: int = typer.Option(0, "--limit", help="Evaluate N test clips, a seeded equal share per speaker "
                                   "(0: all)."),
         no_wer: bool = typer.Option(False, "--no-wer", help="Skip the ASR probe."),
+        asr: str = typer.Option("faster-whisper-tiny.en", "--asr", help="ASR backend of the WER probe "
+                                "(faster-whisper-tiny.en | faster-whisper-base | ...; `bench metrics`)."),
     ) -> None:
         """Reconstruction scores per n_q (PESQ, STOI, mel, SI-SDR, WER at n_q=1 and full), RTF, token stats."""
         from bench.codec_eval import evaluate, print_comparisons, print_table
@@ -65,6 +67,6 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         for name in names:  # an unknown name fails before any data is built or scored
             CODECS.meta(name)
         records = evaluate(names, preset, codec_preset, data_dir, device, limit or None, wer=not no_wer,
-                           results_dir=results_dir, recipe=recipe)
+                           results_dir=results_dir, recipe=recipe, asr=asr)
         print_table(records)
         print_comparisons(records)

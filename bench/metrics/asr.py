@@ -15,7 +15,6 @@ Transcripts are memoised per process by (model, audio), so WER, CER and dWER of 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +26,7 @@ import numpy as np
 from bench.audio import resample
 
 from .base import BackendUnavailable, Item, ItemMetric
-from .textnorm import edit_counts
+from .textnorm import edit_counts, normalize
 from .weights import (
     LocalWeights,
     have_modules,
@@ -47,6 +46,9 @@ CR_THRESHOLD, LOGP_THRESHOLD, NO_SPEECH_THRESHOLD = 2.4, -1.0, 0.6
 DECODE = (f"beam {BEAM}, T=0 + fallback 0.2..1.0 (cr {CR_THRESHOLD}, logp {LOGP_THRESHOLD}, "
           f"no-speech {NO_SPEECH_THRESHOLD}; best of {BEST_OF}, seeded per item)")
 DECODE_SIG = "beam5,T0+fallback"
+# An item heard after its lead, split from it by text alignment (the scorer signature's ``ctx:``; until the
+# alignment split, words were split at the lead's end by Whisper's word times and said ``lead``)
+CONTEXT = "lead-aligned"
 DETAIL_KEYS = ("hyp", "ref", "num", "den", "sub", "del", "ins", "temperature")
 
 
@@ -54,13 +56,31 @@ DETAIL_KEYS = ("hyp", "ref", "num", "den", "sub", "del", "ins", "temperature")
 class Transcript:
     text: str
     temperature: float  # of the decode kept (the highest over 30-s windows; 0.0 when nothing was kept)
-    words: tuple[tuple[str, float, float], ...] | None = None  # (word, start s, end s) when decoded with times
 
 
-def words_after(words: tuple[tuple[str, float, float], ...], t: float) -> str:
-    """The transcript of the words whose middle lies at or after ``t`` seconds (what an item with a lead
-    scores: the ASR heard the lead for context, the words spoken in it are not the item's)."""
-    return " ".join(w.strip() for w, a, b in words if (a + b) / 2 >= t and w.strip()).strip()
+def after_lead(lead_text: str, text: str, hyp: str) -> str:
+    """The words of ``hyp`` (a transcript of lead + item heard as one recording) that are the item's: those the
+    word edit alignment of ``hyp`` to ``lead_text + text`` places at the reference words of ``text``, and the
+    words it inserts after the lead's last reference word (extra words there were spoken by the item).
+
+    Why not word times: Whisper's word boundaries are coarse (tiny.en's word ends lie a median 76 ms late,
+    base's starts early), so a split at the cut moved the first word across it: on the clean cpu test audio
+    faster-whisper base heard correctly but lost 30 leading words to the lead (floor 0.083 by times, 0.019 by
+    alignment; docs/TASKS.md). Normalized words (Whisper's English normalizer), as WER compares them."""
+    lead, ref, heard = normalize(lead_text).split(), normalize(text).split(), normalize(hyp).split()
+    if not heard or not lead:
+        return " ".join(heard)
+    import jiwer
+
+    k, out = len(lead), []
+    for c in jiwer.process_words(" ".join(lead + ref), " ".join(heard)).alignments[0]:
+        if c.type == "insert":
+            if c.ref_start_idx >= k:
+                out += heard[c.hyp_start_idx:c.hyp_end_idx]
+        elif c.type in ("equal", "substitute"):
+            out += [heard[c.hyp_start_idx + j] for j in range(c.hyp_end_idx - c.hyp_start_idx)
+                    if c.ref_start_idx + j >= k]
+    return " ".join(out)
 
 
 _TRANSCRIPTS: dict[tuple[str, str], Transcript] = {}
@@ -106,34 +126,35 @@ class _ASRBackend(ItemMetric):
     def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
         raise NotImplementedError
 
-    hears_lead: ClassVar[bool] = False  # can score an item with a lead_audio: has ``_transcribe_words``
-
-    def _transcribe_words(self, audio16k: np.ndarray, seed: int) -> Transcript:
-        """The transcript with each word's times, decoded as ``_transcribe_one`` decodes."""
-        raise NotImplementedError
+    # can score an item with a lead (lead_audio + lead_text): its reference is the item's text, which the
+    # alignment tells from the lead's words
+    hears_lead: ClassVar[bool] = True
 
     def signature_parts(self) -> list[tuple[str, str]]:
         return [("decode", self.decode_sig), ("norm", "whisper-en")]
 
-    def _decode(self, audio: np.ndarray, sr: int, words: bool = False) -> Transcript:
+    def _decode(self, audio: np.ndarray, sr: int) -> Transcript:
         x = resample(np.asarray(audio, dtype=np.float32), sr, SR)
         ak = _audio_key(x)
-        k = (self._model_id() + ("+words" if words else ""), ak)
+        k = (self._model_id(), ak)
         if k not in _TRANSCRIPTS:
-            _TRANSCRIPTS[k] = (self._transcribe_words if words else self._transcribe_one)(x, item_seed(ak))
+            _TRANSCRIPTS[k] = self._transcribe_one(x, item_seed(ak))
         return _TRANSCRIPTS[k]
 
     def hypothesis(self, it: Item) -> Transcript:
         """What the ASR heard in the item: its audio alone, or (``lead_audio`` set) lead + audio as one
-        recording with only the words whose middle falls after the lead (:func:`words_after`)."""
+        recording, of which only the words aligned to the item's text are kept (:func:`after_lead`)."""
         if it.lead_audio is None:
             return self._decode(it.audio, it.sr)
         if not self.hears_lead:
             raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has a lead (ASR in context), and this "
-                             "backend has no word times to score after it; use a faster-whisper backend")
-        lead = np.asarray(it.lead_audio, dtype=np.float32)
-        t = self._decode(np.concatenate([lead, np.asarray(it.audio, dtype=np.float32)]), it.sr, words=True)
-        return Transcript(words_after(t.words or (), len(lead) / it.sr), t.temperature, t.words)
+                             "backend scores against a transcript of the item's audio alone")
+        if it.lead_text is None or it.ref_text is None:
+            raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has a lead_audio without lead_text or "
+                             "ref_text: the words spoken in the lead are needed to tell them from the item's")
+        t = self._decode(np.concatenate([np.asarray(it.lead_audio, dtype=np.float32),
+                                         np.asarray(it.audio, dtype=np.float32)]), it.sr)
+        return Transcript(after_lead(it.lead_text, it.ref_text, t.text), t.temperature)
 
     def transcribe(self, items: list[Item]) -> list[str]:
         # progress is shown by scoring.score_items, chunk by chunk
@@ -154,7 +175,7 @@ class _ASRBackend(ItemMetric):
             d = {"hyp": t.text, "ref": c.ref, "num": c.num, "den": c.den, "sub": c.sub, "del": c.dele, "ins": c.ins,
                  "temperature": t.temperature}
             if it.lead_audio is not None:  # heard after its lead: a number of another kind (scorer signature)
-                d["context"] = "lead"
+                d["context"] = CONTEXT
             res.append((c.rate, d))
         return res
 
@@ -182,13 +203,27 @@ class _DWER:
 _REF_NOTE = {"dwer": "; reference = the same model's transcript of the original audio (dWER, DASB)"}
 
 
-def _new_fw_model(size: str):
+def fw_model(size: str, device: str = "cpu", compute_type: str = "int8", threads: int = 0):
+    """A faster-whisper model on the offline weights of ``size``, leaving torch's thread count as it was.
+
+    Why: loading a CTranslate2 model sets the calling thread's OpenMP thread count to its ``cpu_threads``,
+    and torch shares it: after the prompt cuts' one-thread model, every later torch step of the process ran
+    on one core (make bench's second cell trained its LMs ~40% slower than the first). The model's own
+    worker thread keeps its count."""
+    import torch
     from faster_whisper import WhisperModel
 
-    d = whisper_ct2_dir(size)
+    n = torch.get_num_threads()
+    try:
+        return WhisperModel(str(whisper_ct2_dir(size)), device=device, compute_type=compute_type,
+                            cpu_threads=threads, local_files_only=True)
+    finally:
+        torch.set_num_threads(n)
+
+
+def _new_fw_model(size: str):
     device, ctype = ("cuda", "int8_float16") if _cuda() else ("cpu", "int8")
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-    return WhisperModel(str(d), device=device, compute_type=ctype, cpu_threads=threads, local_files_only=True)
+    return fw_model(size, device, ctype, int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
 
 
 _fw_model = lru_cache(maxsize=4)(_new_fw_model)
@@ -207,20 +242,15 @@ def _fw_seeded(size: str, seed: int):
     return _new_fw_model(size)
 
 
-def _fw_decode(model: Any, audio16k: np.ndarray, temperatures: tuple[float, ...], words: bool = False) -> list[Any]:
-    """The decoded segments. With ``words`` only the first window's segment (without timestamps a window is one
-    segment) of a clip <= 30 s: with word times faster-whisper seeks to the last word's end and decodes the
-    rest again, where Whisper hallucinates ("Thank you.") in the trailing silence; the first window's text is
-    the decode without word times, so the transcript is the same as the plain decode's."""
-    if words and len(audio16k) > WINDOW_S * SR:
-        raise ValueError(f"ASR with word times scores clips of at most {WINDOW_S} s; got {len(audio16k) / SR:.1f} s")
+def _fw_decode(model: Any, audio16k: np.ndarray, temperatures: tuple[float, ...]) -> list[Any]:
+    """The decoded segments (without timestamps a 30-s window is one segment)."""
     segs, _ = model.transcribe(
         audio16k, language="en", beam_size=BEAM, best_of=BEST_OF, temperature=list(temperatures),
         compression_ratio_threshold=CR_THRESHOLD, log_prob_threshold=LOGP_THRESHOLD,
         no_speech_threshold=NO_SPEECH_THRESHOLD, without_timestamps=True,
-        condition_on_previous_text=False, vad_filter=False, word_timestamps=words,
+        condition_on_previous_text=False, vad_filter=False,
     )
-    return list(itertools.islice(segs, 1)) if words else list(segs)
+    return list(segs)
 
 
 def needs_fallback(compression_ratio: float, avg_logprob: float) -> bool:
@@ -263,25 +293,16 @@ class _FasterWhisper(_ASRBackend):
             "weights_hash": weights_hash(Path(d) / "model.bin"),
         }
 
-    hears_lead: ClassVar[bool] = True
-
-    def _segments(self, audio16k: np.ndarray, seed: int, words: bool) -> list[Any]:
+    def _segments(self, audio16k: np.ndarray, seed: int) -> list[Any]:
         """Beam search at T=0 on the shared model; only if a window fails, the whole fallback on a seeded one."""
-        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1], words)
+        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1])
         if any(needs_fallback(s.compression_ratio, s.avg_logprob) for s in segs):
-            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES, words)
+            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES)
         return segs
 
     def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
-        segs = self._segments(audio16k, seed, False)
+        segs = self._segments(audio16k, seed)
         return joined([s.text for s in segs], [s.temperature for s in segs])
-
-    def _transcribe_words(self, audio16k: np.ndarray, seed: int) -> Transcript:
-        """faster-whisper's word timestamps (cross-attention alignment after decoding; the text is the same)."""
-        segs = self._segments(audio16k, seed, True)
-        t = joined([s.text for s in segs], [s.temperature for s in segs])
-        return Transcript(t.text, t.temperature,
-                          tuple((w.word, float(w.start), float(w.end)) for s in segs for w in (s.words or [])))
 
     def encode(self, audio16k: np.ndarray) -> np.ndarray:
         """Encoder states [frames, dim] (50 Hz) for FAD on Whisper-encoder embeddings."""
@@ -308,6 +329,10 @@ class CERFasterWhisperTinyEn(_FasterWhisper):
 
 class DWERFasterWhisperTinyEn(_DWER, _FasterWhisper):
     backend, size = "faster-whisper-tiny.en", "tiny.en"
+
+
+class DWERFasterWhisperBase(_DWER, _FasterWhisper):
+    backend, size = "faster-whisper-base", "base"
 
 
 

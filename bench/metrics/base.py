@@ -24,8 +24,10 @@ class Item:
     ref_text: str | None = None  # transcript (WER/CER)
     prompt_audio: np.ndarray | None = None  # speaker prompt (speaker similarity)
     # Audio heard just before ``audio`` (a tts continuation's clean prompt): an ASR backend hears lead + audio as
-    # one recording and scores only the words whose middle lies in ``audio``; every other metric ignores it
+    # one recording and scores only the words its alignment to lead_text + ref_text places in ``ref_text``;
+    # every other metric ignores it
     lead_audio: np.ndarray | None = None
+    lead_text: str | None = None  # the reference words spoken in lead_audio (an ASR needs them to split the two)
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -12,6 +12,7 @@ BUILTIN: dict[str, str] = {
     "wer/openai-whisper-tiny.en": f"{_M}.asr:WEROpenAIWhisperTinyEn",
     "cer/faster-whisper-tiny.en": f"{_M}.asr:CERFasterWhisperTinyEn",
     "dwer/faster-whisper-tiny.en": f"{_M}.asr:DWERFasterWhisperTinyEn",
+    "dwer/faster-whisper-base": f"{_M}.asr:DWERFasterWhisperBase",
     "spk/resemblyzer": f"{_M}.speaker:SpkResemblyzer",
     "mos/dnsmos-ovrl": f"{_M}.mos:MOSDnsmosOvrl",
     "mos/dnsmos-sig": f"{_M}.mos:MOSDnsmosSig",

@@ -65,12 +65,14 @@ def identity(name: str) -> dict[str, Any]:
 
 # -- content hashing and the score cache ------------------------------------------------------------
 def _key_fields(b: MetricBackend) -> tuple[str, ...]:
-    # speaker backends fall back to ref_audio when there is no prompt; ASR backends hear lead_audio
+    # speaker backends fall back to ref_audio when there is no prompt; ASR backends hear lead_audio and split
+    # its words from the item's by lead_text
     return tuple(b.needs) + (("ref_audio",) if b.metric == "spk" else ()) + (
-        ("lead_audio",) if getattr(b, "hears_lead", False) else ())
+        ("lead_audio", "lead_text") if getattr(b, "hears_lead", False) else ())
 
 
-OPTIONAL_KEY_FIELDS = ("lead_audio",)  # hashed only when set, so the keys of items without one stay as they were
+# hashed only when set, so the keys of items without one stay as they were
+OPTIONAL_KEY_FIELDS = ("lead_audio", "lead_text")
 
 
 def item_hash(it: Item, fields: Sequence[str]) -> str:
