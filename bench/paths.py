@@ -68,10 +68,16 @@ def task_run_dir(task: str, preset: str, codec: str, config_hash: str, root: str
     return data_root(root) / "runs" / task / preset / f"{codec}-{config_hash}"
 
 
+def records_dir(preset: str | None = None, root: str | os.PathLike | None = None) -> Path:
+    """Every preset's records (``preset`` None), or one preset (variant)'s folder of them."""
+    d = results_root(root) / "records"
+    return d / preset if preset else d
+
+
 def records_file(preset: str, kind: str, codec: str, root: str | os.PathLike | None = None) -> Path:
     """One codec's records of a preset (variant): ``kind`` is the task (``tts``...) or ``codec`` for
     ``bench eval-codec``'s, ``reference`` rows under the codec name ``reference``."""
-    return results_root(root) / "records" / preset / f"{kind}__{codec}.jsonl"
+    return records_dir(preset, root) / f"{kind}__{codec}.jsonl"
 
 
 def cache_path(*parts: str, root: str | os.PathLike | None = None) -> Path:

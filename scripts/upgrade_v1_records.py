@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from bench.data.subset import test_set_hash
 from bench.metrics import scoring
 from bench.metrics.stats import bootstrap
 from bench.metrics.textnorm import edit_counts
+from bench.paths import records_dir
 from bench.results import upgrade_v1, validate
 
 RATIO = {"wer": False, "cer": True}  # metric -> counts characters
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     items = recipe_items(args.preset)
-    folder = Path(args.results_dir) / "records" / args.preset
+    folder = records_dir(args.preset, args.results_dir)
     tts_build = _build_of([json.loads(x) for p in folder.glob("tts__*.jsonl") for x in p.read_text().splitlines()
                            if x.strip()])
     for path in sorted(folder.glob("*.jsonl")):

@@ -49,3 +49,10 @@ def test_builders_follow_the_layout(tmp_path):
         if kind == "runs":
             expect = expect.replace("xcodec-abc", f"xcodec-{cfg.hash}")
         assert got[kind] == r / expect.rstrip("/"), (kind, got[kind])
+
+
+def test_records_live_in_one_folder_per_preset(tmp_path):
+    r = tmp_path.resolve()
+    assert paths.records_dir(root=r) == r / "records"
+    assert paths.records_dir("cpu+set-ab12cd34", r) == r / "records" / "cpu+set-ab12cd34"
+    assert paths.records_file("cpu", "tts", "xcodec", r) == r / "records" / "cpu" / "tts__xcodec.jsonl"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.paths import records_dir
 from bench.results import CELL_KEY, RecordError, cell_key, parse_line, split_metric
 
 __all__ = ["CELL_KEY", "Loaded", "flatten", "load_results"]
@@ -131,7 +132,7 @@ def load_results(results_dir: str | Path, preset: str | None = None, skip_invali
     """Load ``<results_dir>/records/**/*.jsonl``; raise one RecordError listing every bad line."""
     import pandas as pd
 
-    root = Path(results_dir) / "records"
+    root = records_dir(root=results_dir)
     files = sorted(root.glob("**/*.jsonl")) if root.is_dir() else []
     rows: list[dict] = []
     errors: list[str] = []
