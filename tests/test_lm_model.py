@@ -152,3 +152,45 @@ def test_guidance_amplifies_what_the_text_adds_and_is_a_no_op_against_the_same_t
     c = m(text[None], seq[None])[0, :, -1].log_softmax(-1)
     u = m(other[None], seq[None])[0, :, -1].log_softmax(-1)
     assert torch.allclose(seen[-1], c + 2.0 * (c - u), atol=1e-4)
+
+
+def test_a_padded_one_stream_per_row_step_gives_the_same_gradients_every_time():
+    """The NAR's step (key mask, several rows per stream) is reproducible: a gather of each row's head summed
+    its gradient in a thread-dependent order on CPU, and the AR+NAR records changed from run to run."""
+    import hashlib
+
+    from bench.tasks.config import load_task_config
+    from bench.tasks.lm.train import masked_ce
+    from bench.tasks.lm.transformer import LMShape, TokenLM
+    from bench.tasks.lm.vocab import IGNORE
+
+    cfg = load_task_config("tts", "cpu", [])
+    q, b, n, lt = cfg.data.n_q, cfg.train.batch_size, 300, 12  # the cpu preset's NAR step
+    torch.manual_seed(0)
+    text = torch.randint(4, 60, (b, lt))
+    audio = torch.randint(0, cfg.lm.audio_vocab, (b, q, n))
+    lv = torch.randint(1, q, (b,))  # [2, 3, 1, 1, 1, 2, 1, 1]: five rows share head 1
+    full = torch.full((b, q, n), IGNORE)
+    for i in range(b):
+        full[i, lv[i], n // 2:] = torch.randint(0, cfg.lm.audio_vocab, (n - n // 2,))
+    tgt = full[torch.arange(b), lv][:, None]
+    km = torch.ones(b, lt + n, dtype=torch.bool)
+    for i in range(b):
+        km[i, lt + n - 20 * i:] = False
+
+    def grads() -> dict[str, str]:
+        torch.manual_seed(1)
+        m = TokenLM(cfg.lm, LMShape(q, cfg.lm.audio_vocab, q, False))
+        masked_ce(m(text, audio, km, level=lv, stream=lv), tgt).backward()
+        return {k: hashlib.sha1(p.grad.numpy().tobytes()).hexdigest() for k, p in m.named_parameters()
+                if p.grad is not None}
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the suite runs on one thread (conftest), where any summation order is fixed
+    try:
+        first = grads()
+        assert "head.weight" in first
+        for _ in range(4):
+            assert grads() == first
+    finally:
+        torch.set_num_threads(threads)

@@ -156,8 +156,14 @@ class TokenLM(nn.Module):
         h = self.ln_f(x[:, n - la :])
         b = h.shape[0]
         if stream is not None:
-            w = self.head.weight.view(self.shape.n_streams, self.vocab, -1)[stream]  # [B, vocab, D]
-            logits = torch.bmm(h, w.transpose(1, 2))[:, None]
+            # One matmul per stream present, not a gather of each row's head: the gather's backward adds the rows
+            # of one head in a thread-dependent order on CPU, so a NAR step (and its records) changed run to run.
+            w = self.head.weight.view(self.shape.n_streams, self.vocab, -1)
+            logits = h.new_empty(b, la, self.vocab)
+            for s in stream.unique().tolist():
+                rows = (stream == s).nonzero(as_tuple=True)[0]
+                logits[rows] = h[rows] @ w[s].T
+            logits = logits[:, None]
         else:
             logits = self.head(h).view(b, la, self.shape.n_streams, self.vocab).transpose(1, 2)
         if text_attn is not None:
