@@ -22,11 +22,10 @@ import numpy as np
 from bench.data.subset import describe, stratified, test_set_hash
 
 SIGNAL_METRICS = ("pesq/pesq-wb", "stoi/pystoi", "mel/logmel-l1", "sisdr/closed-form")
-ASR = "faster-whisper-tiny.en"  # the ASR backend of the WER probe (``--asr``; the cpu preset's make bench: base)
-WER_METRIC = f"wer/{ASR}"
-# DASB's dWER: the resynthesis transcript against the same ASR's transcript of the original, so the ASR's own
-# errors on clean speech are not charged to the codec (the clean audio's transcript is memoised, so cheap).
-DWER_METRIC = f"dwer/{ASR}"
+# The ASR backend of the WER probe (``--asr``). Beside WER, DASB's dWER where the model has one: the resynthesis
+# transcript against the same ASR's transcript of the original, so the ASR's own errors on clean speech are not
+# charged to the codec (the clean audio's transcript is memoised, so cheap).
+ASR = "faster-whisper-tiny.en"
 
 
 def asr_metrics(asr: str) -> list[str]:
@@ -218,9 +217,10 @@ def evaluate_codec(name: str, clips: list[dict], preset: str, codec_preset: str 
     if data is None:
         common["data"] = {"items": len(clips), "test_set_hash": test_set_hash(None, ids)}
     recs = []
+    probe = asr_metrics(asr) if wer else []
     for k in points:
         at_k = {"codec_facts": {**facts, "n_q": k, "kbps": codec.bitrate(k) / 1000}, "variant": {"n_q": k}}
-        metrics = list(SIGNAL_METRICS) + (asr_metrics(asr) if wer and k in (1, codec.n_codebooks) else [])
+        metrics = list(SIGNAL_METRICS) + (probe if k in (1, codec.n_codebooks) else [])
         for m in metrics:
             if codec.decodes:
                 s = _scores(m, clips, audios[k])

@@ -28,8 +28,9 @@ import yaml
 from bench.atomic import write_json, write_text
 from bench.audio import load
 from bench.metrics import Item, asr, scoring
-from bench.metrics.textnorm import edit_counts, normalize
+from bench.metrics.textnorm import edit_counts
 from bench.paths import dataset_dir, repo_root
+from bench.tasks.prompt_cut import Cut
 
 
 def by_times(size: str, audio: np.ndarray, seed: int, t: float) -> str:
@@ -73,11 +74,11 @@ def main() -> None:
             per_voice: dict[str, dict[str, list[int]]] = {}
             t0 = time.perf_counter()
             items = []
-            for i, c in cuts.items():
-                cut = round(c["prompt_frames"] / fr * 16000)
-                ref = normalize(by_id[i]["text"]).split()
-                items.append(Item(id=i, audio=src[i][cut:], sr=16000, ref_text=" ".join(ref[c["k"]:]),
-                                  lead_audio=clean[i][:cut], lead_text=" ".join(ref[: c["k"]])))
+            for i, row in cuts.items():
+                c = Cut.from_json(row)
+                cut = round(c.prompt_frames / fr * 16000)
+                items.append(Item(id=i, audio=src[i][cut:], sr=16000, ref_text=c.continuation_text,
+                                  lead_audio=clean[i][:cut], lead_text=c.prompt_text(by_id[i]["text"])))
             aligned = scoring.score_items_detailed(f"wer/faster-whisper-{size}", items, cache=False)
             for it, (_, d) in zip(items, aligned, strict=True):
                 heard = np.concatenate([it.lead_audio, it.audio]).astype(np.float32)

@@ -65,8 +65,9 @@ def after_lead(lead_text: str, text: str, hyp: str) -> str:
 
     Why not word times: Whisper's word boundaries are coarse (tiny.en's word ends lie a median 76 ms late,
     base's starts early), so a split at the cut moved the first word across it: on the clean cpu test audio
-    faster-whisper base heard correctly but lost 30 leading words to the lead (floor 0.083 by times, 0.019 by
-    alignment; docs/TASKS.md). Normalized words (Whisper's English normalizer), as WER compares them."""
+    faster-whisper base lost leading words it had heard correctly to the lead (floor 0.083 by times, 0.019 by
+    alignment; results/explore/lead_split.md). Normalized words (Whisper's English normalizer), as WER compares
+    them."""
     lead, ref, heard = normalize(lead_text).split(), normalize(text).split(), normalize(hyp).split()
     if not heard or not lead:
         return " ".join(heard)
