@@ -9,12 +9,9 @@ setup:
 
 # The downstream verdict on 2 CPU cores (issue #16): builds grammar/cpu, trains X-Codec and its acoustic-only
 # twin on it, trains the same TTS LMs over each codec's tokens, scores TTS and resynthesis, writes the leaderboard.
-# One `bench run` per codec: in one process the second cell's torch steps ran ~20-40% slower once the first
-# cell's scoring had loaded the ASR (CTranslate2 brings its own OpenMP runtime; measured in the make bench
-# of 9cc3ce1, results/make_bench.json), so each cell gets a fresh process.
+# `bench run` runs each cell of a matrix in its own process (bench/commands/run.py says why).
 bench: setup
-	.venv/bin/bench run --codec xcodec --task tts --preset cpu
-	.venv/bin/bench run --codec xcodec-acoustic --task tts --preset cpu
+	.venv/bin/bench run --codec xcodec,xcodec-acoustic --task tts --preset cpu
 	.venv/bin/bench eval-codec xcodec xcodec-acoustic --preset cpu --recipe grammar --limit 40
 	.venv/bin/bench report
 

@@ -6,8 +6,8 @@ each peer whose level-1 codebook is healthy (issue #16: perplexity >= 32, bench.
 1. ``bench train-codec NAME --preset P`` for each peer (resumable; a finished run is a no-op);
 2. ``bench eval-codec PEERS... --preset P --recipe R --limit N``: resynthesis scores and level-1 codebook use
    (records in results/records/P/codec__NAME.jsonl; R and N as `make bench` evaluates X-Codec);
-3. ``bench run --codec PEER --task tts --preset P`` for each peer at or above the healthy perplexity (one
-   process per cell, as `make bench`);
+3. ``bench run --codec PEER,... --task tts --preset P`` over the peers at or above the healthy perplexity (each
+   cell in its own process, as every `bench run` matrix);
 4. ``bench report``: the leaderboard's codebook table gives each peer's state, and says which got no LM and why.
 
 Every number comes from those commands' records; this script only chains them and applies the rule.
@@ -64,8 +64,8 @@ def main() -> None:
         print(f"{c}: level-1 perplexity {ppl if ppl is None else round(ppl, 1)}: "
               + ("tts runs" if ok else f"under {HEALTHY_PERPLEXITY:g}, no LM at this budget"), flush=True)
         healthy += [c] if ok else []
-    for c in healthy:  # one process per cell, as `make bench` (the Makefile says why)
-        bench("run", "--codec", c, "--task", "tts", "--preset", args.preset, *rd)
+    if healthy:  # `bench run` runs each cell of the matrix in its own process
+        bench("run", "--codec", ",".join(healthy), "--task", "tts", "--preset", args.preset, *rd)
     bench("report", *rd)
 
 

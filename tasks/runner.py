@@ -475,7 +475,10 @@ def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:
 
 
 def run_matrix(tasks: list[str], codecs: list[str], preset: str, **kw) -> dict[tuple[str, str], str]:
-    """Every (task, codec); a failure is reported and the matrix goes on. Returns {(task, codec): status}."""
+    """Every (task, codec) in this process; a failure is reported and the matrix goes on. Returns
+    {(task, codec): status}. The CLI runs each cell in its own process instead (bench.commands.run.run_cells:
+    its timings then do not depend on the cells before it); this is the library form, for plugins registered
+    in code."""
     status = {}
     for t in tasks:
         for c in codecs:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -162,6 +165,8 @@ def test_run_unknown_codec_or_task_leaves_no_folder(tmp_path):
                     "unknown task 'ttx' — did you mean 'tts'?")
     _one_error_line(_invoke(base + ["--codec", "xcodec,nosuchcodec"]), "unknown codec 'nosuchcodec'")
     _one_error_line(_invoke(base + ["--codec", "xcodec", "--until", "score"]), "--until 'score'")
+    _one_error_line(_invoke(base + ["--codec", "xcodec,xcodec-acoustic", "--set", "data.nope=1"]),
+                    "unknown keys ['nope']")  # a matrix's config is checked once, before any cell's process
     assert not d.exists() and not (tmp_path / "r").exists()
 
     from bench.tasks.runner import run
@@ -169,6 +174,28 @@ def test_run_unknown_codec_or_task_leaves_no_folder(tmp_path):
     with pytest.raises(KeyError, match="unknown codecs 'nosuchcodec'"):
         run("tts", "nosuchcodec", "smoke", data_dir=d, echo=lambda m: None)
     assert not d.exists()
+
+
+def test_a_matrix_runs_each_cell_in_its_own_process_and_goes_on_after_a_failure(tmp_path):
+    """`bench run --codec a,b` starts one `bench run` per cell; a cell that fails (here: published weights absent
+    from an empty home) is reported with its exit status and the next cell still runs."""
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "HF_HOME": str(home / "hf"),
+           "TORCH_HOME": str(home / "torch"), "HF_HUB_OFFLINE": "1"}
+    d, r = tmp_path / "d", tmp_path / "r"
+    out = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--codec", "mimi,xcodec2", "--task", "tts",
+                          "--preset", "smoke", "--set", "train.steps=3", "--data-dir", str(d), "--results-dir",
+                          str(r)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    lines = out.stdout.splitlines()
+    for codec in ("mimi", "xcodec2"):  # each cell's own command line, with the matrix's options
+        cmd = next(x for x in lines if x.startswith(f"run: tts/{codec}: "))
+        assert f"run --codec {codec} --task tts --preset smoke" in cmd and "--set train.steps=3" in cmd
+        assert f"--data-dir {d}" in cmd and f"--results-dir {r}" in cmd
+        assert re.search(rf"^tts +{re.escape(codec)} +failed: exit 2$", out.stdout, re.M)
+    errors = [x for x in out.stderr.splitlines() if x.startswith("error: ")]  # one per cell, from its process
+    assert len(errors) == 2 and "'mimi'" in errors[0] and "'xcodec2'" in errors[1], out.stderr
+    assert not d.exists() and not r.exists()
 
 
 def test_train_codec_and_report_errors(tmp_path):

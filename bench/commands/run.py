@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -9,6 +11,45 @@ import typer
 
 def _split(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def cell_command(task: str, codec: str, preset: str, overrides: list[str], *, device: str = "cpu",
+                 force: bool = False, data_dir: Path | None = None, results_dir: Path | None = None, nproc: int = 1,
+                 until: str | None = None) -> list[str]:
+    """The ``bench run`` command line of one cell, with the matrix's options."""
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--codec", codec, "--task", task, "--preset", preset,
+           "--device", device, "--nproc", str(nproc)]
+    for o in overrides:
+        cmd += ["--set", o]
+    if force:
+        cmd.append("--force")
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    if results_dir is not None:
+        cmd += ["--results-dir", str(results_dir)]
+    if until is not None:
+        cmd += ["--until", until]
+    return cmd
+
+
+def run_cells(tasks: list[str], codecs: list[str], preset: str, overrides: list[str],
+              **kw) -> dict[tuple[str, str], str]:
+    """Every (task, codec) of a local matrix, each in a fresh ``bench run`` process, one after another; a failed
+    cell is reported and the matrix goes on. Returns {(task, codec): "ok" | "failed: exit N"}.
+
+    Why processes: in one process a later cell's torch steps ran ~20-40% slower once an earlier cell's scoring
+    had loaded the ASR (CTranslate2 brings its own OpenMP runtime; the make bench of 9cc3ce1,
+    results/make_bench.json), so a cell's timings and budget would depend on its place in the matrix."""
+    status = {}
+    for t in tasks:
+        for c in codecs:
+            cmd = cell_command(t, c, preset, overrides, **kw)
+            typer.echo(f"run: {t}/{c}: {' '.join(cmd[1:])}")
+            rc = subprocess.run(cmd).returncode
+            status[(t, c)] = "ok" if rc == 0 else f"failed: exit {rc}"
+            if rc != 0:
+                typer.echo(f"run: {t}/{c} failed (exit {rc}); the matrix goes on")
+    return status
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
@@ -41,8 +82,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root (default $BENCH_DATA or ./data)."),
         results_dir: Path | None = typer.Option(None, "--results-dir", help="Results root (default ./results)."),
         until: str = typer.Option(None, "--until", help="Stop after tokenize | train | generate (GPU half)."),
-        launcher: str = typer.Option("local", "--launcher", help="local (here, one cell after another) | slurm "
-                                     "(submitit) | submitit-local (separate processes here) | ray."),
+        launcher: str = typer.Option("local", "--launcher", help="local (here, one cell after another, each in "
+                                     "its own process) | slurm (submitit) | submitit-local (submitit's jobs "
+                                     "here) | ray."),
         launcher_config: Path | None = typer.Option(None, "--launcher-config", help="YAML file of launcher options "
                                                     "(the options below, and slurm: extra sbatch options)."),
         partition: str | None = typer.Option(None, "--partition", help="slurm partition."),
@@ -65,7 +107,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         from bench.cli import _fail
         from bench.codecs import CODECS
         from bench.tasks import TASKS
-        from bench.tasks.runner import UNTIL, run, run_matrix
+        from bench.tasks.config import load_task_config
+        from bench.tasks.runner import UNTIL, run
 
         if until is not None and until not in UNTIL:
             _fail(f"--until {until!r}: choose one of {', '.join(UNTIL)}")
@@ -77,6 +120,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             TASKS.meta(t)
         for c in codecs:
             CODECS.meta(c)
+        for t in tasks:  # and every task's config with the --set values, before any cell's process starts
+            load_task_config(t, preset, set_)
         launch_opts = dict(partition=partition, gpus_per_node=gpus_per_node, nodes=nodes, time=time_limit,
                            array_parallelism=parallel, address=ray_address, wait=wait)
         if launcher != "local" or launcher_config is not None or any(v is not None for v in launch_opts.values()):
@@ -98,7 +143,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         if len(tasks) == 1 and len(codecs) == 1:
             run(tasks[0], codecs[0], preset, **kw)
             return
-        status = run_matrix(tasks, codecs, preset, **kw)
+        status = run_cells(tasks, codecs, preset, set_, device=device, force=force, data_dir=data_dir,
+                           results_dir=results_dir, nproc=nproc, until=until)
         for (t, c), s in status.items():
             typer.echo(f"{t:<6} {c:<24} {s}")
         if any(s != "ok" for s in status.values()):
