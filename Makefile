@@ -9,10 +9,11 @@ setup:
 
 # The downstream verdict on 2 CPU cores (issue #16): builds grammar/cpu, trains X-Codec and its acoustic-only
 # twin on it, trains the same TTS LMs over each codec's tokens, scores TTS and resynthesis, writes the leaderboard.
-# `bench run` runs each cell of a matrix in its own process (bench/commands/run.py says why).
+# `bench run` runs each cell of a matrix in its own process (bench/commands/run.py says why); eval-codec's WER
+# probe hears with the tts preset's ASR (tasks/configs/tts.cpu.yaml: metrics).
 bench: setup
 	.venv/bin/bench run --codec xcodec,xcodec-acoustic --task tts --preset cpu
-	.venv/bin/bench eval-codec xcodec xcodec-acoustic --preset cpu --recipe grammar --limit 40
+	.venv/bin/bench eval-codec xcodec xcodec-acoustic --preset cpu --recipe grammar --limit 40 --asr faster-whisper-base
 	.venv/bin/bench report
 
 # After `make bench`: the trained-here EnCodec, DAC and SpeechTokenizer at the cpu codec budget, and the cpu tts

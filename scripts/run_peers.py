@@ -4,8 +4,9 @@ each peer whose level-1 codebook is healthy (issue #16: perplexity >= 32, bench.
     python scripts/run_peers.py --preset cpu        # `make bench-peers`; after `make bench` (same data)
 
 1. ``bench train-codec NAME --preset P`` for each peer (resumable; a finished run is a no-op);
-2. ``bench eval-codec PEERS... --preset P --recipe R --limit N``: resynthesis scores and level-1 codebook use
-   (records in results/records/P/codec__NAME.jsonl; R and N as `make bench` evaluates X-Codec);
+2. ``bench eval-codec PEERS... --preset P --recipe R --limit N --asr A``: resynthesis scores and level-1 codebook
+   use (records in results/records/P/codec__NAME.jsonl; R, N and A, the tts preset's ASR, as `make bench`
+   evaluates X-Codec);
 3. ``bench run --codec PEER,... --task tts --preset P`` over the peers at or above the healthy perplexity (each
    cell in its own process, as every `bench run` matrix);
 4. ``bench report``: the leaderboard's codebook table gives each peer's state, and says which got no LM and why.
@@ -55,8 +56,9 @@ def main() -> None:
     rd = ["--results-dir", args.results_dir] if args.results_dir else []
     for c in codecs:
         bench("train-codec", c, "--preset", cfg.data.codec_preset)
+    asr = next(m.removeprefix("wer/") for m in cfg.metrics if m.startswith("wer/"))  # the tts preset's ASR
     bench("eval-codec", *codecs, "--preset", cfg.data.preset, "--codec-preset", cfg.data.codec_preset,
-          "--recipe", cfg.data.recipe, "--limit", str(args.limit), *rd)
+          "--recipe", cfg.data.recipe, "--limit", str(args.limit), "--asr", asr, *rd)
     healthy = []
     for c in codecs:
         ppl = level1_perplexity(cfg.data.preset, c, args.results_dir)

@@ -7,7 +7,7 @@ Outputs are decoded twice, as the paper's Table 1: "ar" (codebook 0 alone, decod
 
 - ``continuation`` (VALL-E's continuation task): the text is the whole utterance's phonemes, the prompt
   the utterance's own start and the LM generates the rest. At test the prompt ends at a word boundary
-  no later than ``prompt_seconds`` (at most half the utterance: :func:`prompt_split`), found once per item
+  no later than ``prompt_seconds`` (at most half the utterance), the same instant for every codec, found once per item
   by ASR word timestamps on the clean audio and kept in the run dir (:mod:`bench.tasks.prompt_cut`). The
   AR model trains on whole utterances, ``[BOS | frames]`` -> ``[frames | EOS]``, as VALL-E's does; the NAR
   model on ``[prompt (all levels) | SEP | rest]``, predicting the rest, the test layout, with a prompt of
@@ -358,10 +358,6 @@ class TTSTask(LMTask):
             raise ValueError(f"{ctx.manifest}: no test utterances with a prompt_id (the speech recipe sets them)")
         return rows
 
-    def prompt_limit(self, item: dict, ctx: Context) -> int:
-        """Continuation mode: the most frames the item's prompt may take (:func:`prompt_split`)."""
-        return prompt_split(ctx.cache.index[item["id"]][2], ctx.frames(ctx.cfg.data.prompt_seconds))
-
     def cuts(self, items: list[dict], ctx: Context) -> dict[str, prompt_cut.Cut]:
         """Continuation mode: each item's prompt cut at a word boundary, from ``<run dir>/prompt_cuts.json``
         (computed there once, for every test item together, on first use)."""
@@ -371,7 +367,7 @@ class TTSTask(LMTask):
             ids = {it["id"] for it in missing}
             todo = [*missing, *(it for it in self.test_items(ctx) if it["id"] not in ids)]
             got = prompt_cut.cuts(ctx.run_dir, todo, lambda it: ctx.load_audio(it, prompt_cut.SR), ctx.frame_rate,
-                                  lambda it: self.prompt_limit(it, ctx))
+                                  ctx.cfg.data.prompt_seconds)
             self._cuts.update({(rd, i): c for i, c in got.items()})
         return {it["id"]: self._cuts[rd, it["id"]] for it in items}
 
@@ -432,7 +428,8 @@ class TTSTask(LMTask):
         """WER vs text, speaker similarity vs the prompt, MOS; for each variant and for the clean reference.
 
         Continuation mode: ``audio`` holds prompt + continuation. Every metric scores the samples after the
-        prompt (cut at ``prompt_frames / frame_rate``), WER against the reference words after the prompt's
+        prompt (cut at ``prompt_frames / frame_rate``; the clean reference at the cut instant, the same for every
+        codec), WER against the reference words after the prompt's
         words, speaker similarity against the clean prompt; the clean reference rows score the clean
         continuation the same way, so the floor is comparable. The prompt frames, the codec's resynthesis of
         real codes, are never scored; with ``data.asr_context: prompt`` the ASR hears the clean prompt before
@@ -442,21 +439,22 @@ class TTSTask(LMTask):
         cont = tts_mode(ctx.cfg) == "continuation"
         refs = {it["id"]: ctx.load_audio(it, sr) for it in items}
         cuts = self.cuts(items, ctx) if cont else {}
-        cut = {i: round(c.prompt_frames / ctx.frame_rate * sr) for i, c in cuts.items()}
-        if cont:
-            prompts = {i: refs[i][: cut[i]] for i in refs}
-        else:
+        # the codec's rows continue after its prompt frames; the clean reference after the codec-independent
+        # cut instant, so the floor is the same in every codec's run (they differ by under a frame)
+        row_cut = {i: round(c.prompt_frames / ctx.frame_rate * sr) for i, c in cuts.items()}
+        ref_cut = {i: round(c.cut_seconds * sr) for i, c in cuts.items()}
+        if not cont:
             prompt_s = ctx.cfg.data.prompt_seconds
             prompts = {it["id"]: ctx.load_audio(ctx.by_id[it["prompt_id"]], sr)[: int(prompt_s * sr)] for it in items}
 
         in_context = cont and ctx.cfg.data.asr_context == "prompt"
         text = {it["id"]: it.get("text") or "" for it in items}
 
-        def make(src: dict[str, np.ndarray]) -> list[Item]:
+        def make(src: dict[str, np.ndarray], cut: dict[str, int]) -> list[Item]:
             if cont:  # in context: the ASR hears the clean prompt before every row's continuation (asr_context)
                 return [Item(id=i, audio=src[i][cut[i]:], sr=sr, ref_audio=refs[i][cut[i]:],
-                             ref_text=cuts[i].continuation_text, prompt_audio=prompts[i],
-                             lead_audio=prompts[i] if in_context else None,
+                             ref_text=cuts[i].continuation_text, prompt_audio=refs[i][: cut[i]],
+                             lead_audio=refs[i][: cut[i]] if in_context else None,
                              lead_text=cuts[i].prompt_text(text[i]) if in_context else None)
                         for i in (it["id"] for it in items)]
             return [Item(id=it["id"], audio=src[it["id"]], sr=sr, ref_audio=refs[it["id"]], ref_text=it.get("text"),
@@ -473,17 +471,17 @@ class TTSTask(LMTask):
         per_item: dict[str, dict] = {it["id"]: {"id": it["id"]} for it in items}
         for i, c in cuts.items():
             per_item[i].update(prompt_frames=c.prompt_frames, prompt_seconds=c.prompt_seconds,
-                               continuation_text=c.continuation_text, cut_flags=c.flags)
+                               cut_seconds=c.cut_seconds, continuation_text=c.continuation_text, cut_flags=c.flags)
         groups = groups_of(items, self.group_field)
         for name in ctx.cfg.metrics:
             m = metric_of(name)
             for variant in self.variants:
-                vals, summ = score_items(name, make(audio[variant]), log, groups)
+                vals, summ = score_items(name, make(audio[variant], row_cut), log, groups)
                 records.append({**summ, "metric": f"{m}@{variant}", "variant": variant,
                                 "extra": {**summ.get("extra", {}), **extra}})
                 for it, val in zip(items, vals, strict=True):
                     per_item[it["id"]][f"{name}@{variant}"] = val
-            vals, summ = score_items(name, make(refs), log, groups)
+            vals, summ = score_items(name, make(refs, ref_cut), log, groups)
             for variant in self.variants:  # the floor, in the same columns as the codec rows
                 reference.append({**summ, "metric": f"{m}@{variant}", "variant": "reference",
                                   "extra": {**summ.get("extra", {}), **extra}})

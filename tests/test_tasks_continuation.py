@@ -346,15 +346,16 @@ def test_continuation_run_scores_exactly_what_it_says(manifest, tmp_path, monkey
             row = ctx.by_id[w.id]
             cut_row = stored["items"][w.id]
             assert row["split"] == "test" and cut_row["flags"] == []
-            p = cut_row["prompt_frames"]  # a word end found in [0.4 - 0.12, 0.4 + 0.04] s, within the limit
-            assert 0.28 <= p / ctx.frame_rate <= 0.44 and p <= prompt_split(ctx.cache.index[w.id][2], ctx.frames(0.5))
-            cut = round(p / ctx.frame_rate * 16000)
             clean = ctx.load_audio(row, 16000)
-            if variant == "reference":
-                whole = clean
-            else:  # the stored codes start with the item's own prompt codes up to the cut, decoded as one waveform
+            t, p = cut_row["cut_seconds"], cut_row["prompt_frames"]  # a word end in [0.4 - 0.12, 0.4 + 0.04] s
+            assert 0.28 <= t <= 0.44 and t <= min(0.5, len(clean) / 16000 / 2)  # ... within the limit
+            assert p == round(t * ctx.frame_rate)  # the codec's prompt: the frame boundary nearest the cut
+            if variant == "reference":  # the clean continuation from the cut instant: the same for every codec
+                whole, cut = clean, round(t * 16000)
+            else:
+                cut = round(p / ctx.frame_rate * 16000)  # the codes start with the item's own prompt codes up to
                 gen = np.load(run_dir / "gen" / variant / f"{w.id}.npy")
-                own = ctx.cache.codes(w.id, gen.shape[0])[:, :p]
+                own = ctx.cache.codes(w.id, gen.shape[0])[:, :p]  # ... the cut, decoded as one waveform
                 assert np.array_equal(gen[:, :p], own) and gen.shape[1] > p
                 whole = load(run_dir / "samples" / variant / f"{w.id}.wav", checks=None)[0]
             words = normalize(row["text"]).split()
@@ -453,32 +454,66 @@ SPEECHLESS = np.zeros(32000, dtype=np.float32)  # 2 s; the energy search then ke
 def test_cut_splits_the_text_at_the_prompts_words_and_flags_what_the_asr_heard_differently():
     text = "The old man opened the door this morning."
     heard = "the:0-.3 old:.3-.6 man:.6-.9 opened:.9-1.3 the:1.3-1.4 door:1.4-1.7 this:1.7-1.9 morning.:1.9-2"
-    c = pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 50)  # limit 1 s: "man" is the last word ending before
+    c = pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 1.0)  # limit 1 s: "man" is the last word ending before
     assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
         3, ["the", "old", "man"], "opened the door this morning", [])
     assert c.prompt_frames == 47 and c.prompt_seconds == 0.94  # no pause anywhere: the latest of [0.78, 0.94] s
     # a misheard prompt word: the same split (the alignment), flagged
-    c = pc.cut_of(SPEECHLESS, text, _words(heard.replace("man:", "men:")), 50.0, 50)
+    c = pc.cut_of(SPEECHLESS, text, _words(heard.replace("man:", "men:")), 50.0, 1.0)
     assert (c.k, c.continuation_text, c.flags) == (3, "opened the door this morning", ["cut_mismatch"])
     # an inserted word in the prompt does not shift the split either
-    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.2 old:.2-.4 man:.4-.6 he:.6-.9 opened:.9-1.3 the:1.3-2"), 50.0, 50)
+    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.2 old:.2-.4 man:.4-.6 he:.6-.9 opened:.9-1.3 the:1.3-2"), 50.0, 1.0)
     assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
         3, ["the", "old", "man", "he"], "opened the door this morning", ["cut_mismatch"])
     # no word ends before the limit: cut at the limit, words counted by their midpoint, flagged
-    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.6 old:.6-1.2 man:1.2-2"), 50.0, 25)
+    c = pc.cut_of(SPEECHLESS, text, _words("the:0-.6 old:.6-1.2 man:1.2-2"), 50.0, 0.5)
     assert (c.prompt_frames, c.k, c.flags) == (25, 1, ["no_word_boundary"])
     assert c.continuation_text == "old man opened the door this morning"
     # the limit is never passed, and a word is always left to continue
-    c = pc.cut_of(SPEECHLESS, "the old man", _words("the:0-.3 old:.3-.6 man:.6-.9"), 50.0, 100)
+    c = pc.cut_of(SPEECHLESS, "the old man", _words("the:0-.3 old:.3-.6 man:.6-.9"), 50.0, 2.0)
     assert (c.prompt_frames, c.k, c.continuation_text) == (32, 2, "man")
-    assert pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 46).prompt_frames == 46
+    assert pc.cut_of(SPEECHLESS, text, _words(heard), 50.0, 0.92).prompt_frames == 46
 
 
-def test_the_cut_falls_in_the_quietest_frame_boundary_near_the_word_end():
+def test_the_cut_falls_in_the_quietest_instant_near_the_word_end():
     x = np.full(32000, 0.1, dtype=np.float32)
     x[int(0.82 * 16000): int(0.86 * 16000)] = 0.0  # a closure 60-100 ms before Whisper's late word end
-    assert pc.quietest_frame(x, 0.92, 50.0, 100) == 42  # 0.84 s: the middle of the silence
-    assert pc.quietest_frame(x, 0.92, 50.0, 40) == 40  # never past the limit
+    assert pc.quietest_time(x, 0.92, 2.0) == 0.84  # the middle of the silence
+    assert pc.quietest_time(x, 0.92, 0.8) == 0.8  # never past the limit
+    assert pc.limit_of(x, 3.0) == 1.0 and pc.limit_of(x, 0.7) == 0.7  # at most half the utterance
+
+
+def test_the_split_is_the_same_for_every_codec_frame_rate():
+    """A word that ends between two codecs' frame-rounded limits went to the prompt for one and to the
+    continuation for the other: the split is in seconds now, and only the prompt frames are the codec's."""
+    x = np.full(48000, 0.1, dtype=np.float32)
+    x[int(1.523 * 16000): int(1.563 * 16000)] = 0.0  # a pause after "man", which ends at 1.545 s
+    words = _words("the:0-.5 old:.5-1 man:1-1.545 opened:1.6-2.2 it:2.2-2.9")
+    text = "the old man opened it"
+    by_rate = {fr: pc.cut_of(x, text, words, fr, 1.5467) for fr in (12.5, 50.0, 75.0, 86.1328125)}
+    assert {(c.cut_seconds, c.k, c.continuation_text, tuple(c.flags)) for c in by_rate.values()} == {
+        (1.543, 3, "opened it", ())}
+    for fr, c in by_rate.items():  # the frame boundary nearest the cut
+        assert c.prompt_frames == round(1.543 * fr) and abs(c.prompt_seconds - 1.543) <= 0.5 / fr
+        assert c.at(50.0) == by_rate[50.0]
+
+
+def test_word_times_are_cached_by_the_audio_content(tmp_path, monkeypatch):
+    """Every codec's run of a preset cuts the same clean clips: the ASR runs once per clip, in the data dir."""
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    heard = []
+
+    def asr(x):
+        heard.append(len(x))
+        return _words("the:0-.3 old:.3-.6 man:.6-.9") if len(heard) == 1 else _words("a:0-.5 b:.5-1")
+
+    monkeypatch.setattr(pc, "_transcribe_words", asr)
+    x, y = SPEECHLESS.copy(), SPEECHLESS.copy()
+    y[100] = 0.5  # one sample differs: another clip
+    first = pc.word_times(x)
+    assert pc.word_times(x.copy()) == first == _words("the:0-.3 old:.3-.6 man:.6-.9") and heard == [32000]
+    assert pc.word_times(y) == _words("a:0-.5 b:.5-1") and len(heard) == 2
+    assert len(list((tmp_path / "data" / "cache" / "word_times").rglob("*.json"))) == 2
 
 
 def test_cuts_are_cached_in_the_run_dir_and_deterministic(tmp_path):
@@ -492,19 +527,21 @@ def test_cuts_are_cached_in_the_run_dir_and_deterministic(tmp_path):
     def audio(it):
         return SPEECHLESS
 
-    first = pc.cuts(tmp_path, items, audio, 50.0, lambda it: 50, timer)
+    first = pc.cuts(tmp_path, items, audio, 50.0, 1.0, timer)
     assert len(calls) == 2 and first["b"].flags == ["cut_mismatch"]  # ASR "the old man" vs text "the young girl"
     text = (tmp_path / "prompt_cuts.json").read_text()
 
     def no_asr(x):
         raise AssertionError("the cut was recomputed")
 
-    again = pc.cuts(tmp_path, items[::-1], audio, 50.0, lambda it: 50, no_asr)
+    again = pc.cuts(tmp_path, items[::-1], audio, 50.0, 1.0, no_asr)
     assert again == first and (tmp_path / "prompt_cuts.json").read_text() == text
-    fresh = pc.cuts(tmp_path / "other", items, audio, 50.0, lambda it: 50, timer)
+    fresh = pc.cuts(tmp_path / "other", items, audio, 50.0, 1.0, timer)
     assert fresh == first and (tmp_path / "other" / "prompt_cuts.json").read_text() == text  # deterministic
-    pc.cuts(tmp_path, items, audio, 50.0, lambda it: 40 if it["id"] == "a" else 50, timer)
-    assert len(calls) == 5  # only the item whose limit changed is cut again
+    other_rate = pc.cuts(tmp_path, items, audio, 75.0, 1.0, no_asr)  # the split is reused, frames recounted
+    assert other_rate == {i: c.at(75.0) for i, c in first.items()} and other_rate["a"].prompt_frames == 70
+    pc.cuts(tmp_path, items, audio, 50.0, 0.8, timer)
+    assert len(calls) == 6  # another prompt_seconds: every item is cut again
 
 
 def _asr_ready() -> bool:
@@ -531,22 +568,23 @@ def test_real_word_timestamps_cut_between_two_words_never_inside_one(tmp_path):
     x = np.concatenate([np.zeros(pad), a, np.zeros(gap), b, np.zeros(pad)]).astype(np.float32)
     g0, g1 = pad + len(a), pad + len(a) + gap  # the pause between "man" and "opened", in samples
     fr = 50.0
-    c = pc.cut_of(x, "The old man opened a heavy door.", pc.word_times(x), fr, round((g1 / 16000 + 0.2) * fr))
+    c = pc.cut_of(x, "The old man opened a heavy door.", pc.word_times(x), fr, g1 / 16000 + 0.2)
     assert g0 <= round(c.prompt_frames / fr * 16000) <= g1  # all of "man" in the prompt, none of "opened"
     assert (c.k, c.prompt_words, c.continuation_text, c.flags) == (
         3, ["the", "old", "man"], "opened a heavy door", [])
 
-    # connected speech: the cut is at a Whisper word end (refined to the quietest frame near it), the
+    # connected speech: the cut is at a Whisper word end (refined to the quietest instant near it), the
     # prompt's words are the text's first k, and the same audio gives the same cut
     text = "The old man opened a heavy door this morning."
     y = _flite(text, tmp_path / "y.wav")
     words = pc.word_times(y)
-    c = pc.cut_of(y, text, words, fr, 70)  # limit 1.4 s
+    c = pc.cut_of(y, text, words, fr, 1.4)  # limit 1.4 s
     end = words[len(c.prompt_words) - 1].end
     assert c.k >= 2 and not c.flags and c.prompt_words == normalize(text).split()[: c.k]
-    assert end <= 1.4 and end - pc.BEFORE_S <= c.prompt_seconds <= min(end + pc.AFTER_S, 1.4)
+    assert end <= 1.4 and end - pc.BEFORE_S <= c.cut_seconds <= min(end + pc.AFTER_S, 1.4)
+    assert c.prompt_frames == round(c.cut_seconds * fr)
     assert words[len(c.prompt_words)].end > 1.4  # the last word that fits
-    assert pc.cut_of(y, text, pc.word_times(y), fr, 70) == c
+    assert pc.cut_of(y, text, pc.word_times(y), fr, 1.4) == c
 
 
 @pytest.mark.skipif(not _asr_ready(), reason="needs flite and the faster-whisper tiny.en weights")
@@ -575,7 +613,7 @@ def test_real_asr_in_context_scores_the_words_of_the_continuation(tmp_path):
     text = "The old man opened a heavy door this morning."
     y = np.concatenate([_flite(text, tmp_path / "y.wav"), np.zeros(16000, dtype=np.float32)])  # 1 s of silence
     b = WERFasterWhisperTinyEn()
-    c = pc.cut_of(y, text, pc.word_times(y), 50.0, 70)
+    c = pc.cut_of(y, text, pc.word_times(y), 50.0, 1.4)
     k = round(c.prompt_frames / 50.0 * 16000)
     it = Item("y", y[k:], 16000, ref_text=c.continuation_text, lead_audio=y[:k], lead_text=c.prompt_text(text))
     [(v, d)] = b.score_detailed([it])
