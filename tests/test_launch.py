@@ -528,6 +528,37 @@ def test_ray_matrix_matches_local(tmp_path, local_matrix):
     assert _records(tmp_path / "b" / "results") == local
 
 
+def _slurm_answers() -> bool:
+    """A Slurm cluster whose node is up answers ``sinfo`` here (scripts/slurm_local.sh starts a one-node one)."""
+    import shutil
+
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and any(s in ("idle", "mix", "alloc") for s in out.stdout.split())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _slurm_answers(), reason="no Slurm cluster answers sinfo here (bash scripts/slurm_local.sh "
+                    "starts a one-node one)")
+def test_real_slurm_matrix_matches_local(tmp_path, local_matrix):
+    """The same matrix through a real slurmctld: sbatch arrays with afterok dependencies, jobs in slurm's own
+    processes, the records of a local run."""
+    manifest, local = local_matrix
+    root = tmp_path / "s"
+    out = _launch(load_options("slurm", array_parallelism=2, wait=True, time=20), root, manifest)
+    assert out == {"codec:test-rpq": "done", "codec:test-rpq-b": "done", "tts/test-rpq": "done",
+                   "tts/test-rpq-b": "done"}
+    assert _records(root / "results") == local
+    jobs = state.read(state.state_path(VARIANT, root / "data"))["jobs"]
+    ids = {k: e["job_id"] for k, e in jobs.items()}
+    assert all(str(i).split("_")[0].isdigit() for i in ids.values()), ids  # slurm's job ids (array_task)
+    assert all(e["pid"] != os.getpid() for e in jobs.values())
+
+
 @pytest.mark.slow
 def test_preempted_job_checkpoints_requeues_and_resumes(tmp_path, local_matrix):
     """submitit's pre-emption signal (what slurm sends before it pre-empts, or at the time limit) in the cell's
