@@ -474,23 +474,6 @@ def _codec_id(codec: str, cfg: TaskConfig, data_dir) -> str | None:
         return None
 
 
-def run_matrix(tasks: list[str], codecs: list[str], preset: str, **kw) -> dict[tuple[str, str], str]:
-    """Every (task, codec) in this process; a failure is reported and the matrix goes on. Returns
-    {(task, codec): status}. The CLI runs each cell in its own process instead (bench.commands.run.run_cells:
-    its timings then do not depend on the cells before it); this is the library form, for plugins registered
-    in code."""
-    status = {}
-    for t in tasks:
-        for c in codecs:
-            try:
-                run(t, c, preset, **kw)
-                status[(t, c)] = "ok"
-            except Exception as e:  # noqa: BLE001 - one broken codec must not hide the others' results
-                kw.get("echo", print)(f"run: {t}/{c} failed: {type(e).__name__}: {e}")
-                status[(t, c)] = f"failed: {e}"
-    return status
-
-
 def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.4g}"
 

@@ -469,15 +469,15 @@ def _records(results: Path) -> dict[str, list]:
 @pytest.fixture
 def local_matrix(tmp_path, monkeypatch):
     """The fixture manifest, jobs that can import this module (their setup), and the matrix run here."""
-    from bench.tasks.runner import run_matrix
+    from bench.tasks.runner import run
 
     m = make_manifest(tmp_path / "ds")
     fixtures()
     monkeypatch.setattr(bench.data, "ensure_built", lambda recipe, preset, data_dir=None, overrides=(): m)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
-    status = run_matrix(["tts"], CODECS2, "smoke", overrides=TINY, data_dir=tmp_path / "a",
-                        results_dir=tmp_path / "ra", echo=lambda m: None)
-    assert set(status.values()) == {"ok"}
+    for c in CODECS2:  # the cells one after another in this process (the fixture codecs live in this module)
+        run("tts", c, "smoke", overrides=TINY, data_dir=tmp_path / "a", results_dir=tmp_path / "ra",
+            echo=lambda m: None)
     return m, _records(tmp_path / "ra")
 
 

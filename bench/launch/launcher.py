@@ -32,8 +32,8 @@ def launch(tasks: list[str], codecs: list[str], preset: str, overrides: tuple[st
     """Submit what is left of the matrix; return ``{job key: state}`` (``pending`` for jobs left to slurm).
     ``setup`` callables run in each worker first (plugins registered in code, see :class:`Job`)."""
     if options.launcher == "local":
-        raise LauncherError("launch: the local launcher is `bench run` itself (bench.commands.run.run_cells) or, "
-                            "in one process, bench.tasks.runner.run_matrix — use them directly")
+        raise LauncherError("launch: the local launcher is `bench run` itself (bench.commands.run.run_cells) — "
+                            "use it directly")
     if options.gpus_per_node and not device.startswith("cuda"):
         raise LauncherError(f"gpus_per_node={options.gpus_per_node} with --device {device} — pass --device cuda")
     g = graph_mod.build(list(tasks), list(codecs), preset, tuple(overrides), force, data_dir)
