@@ -79,12 +79,15 @@ def test_speech_resume_after_kill(speech_tiny: Path, tmp_path: Path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         build("speech", "tiny", tmp_path)
     out = tmp_path / "datasets/speech/tiny"
-    assert not (out / "manifest.jsonl").exists() and len(list(out.rglob("*.flac"))) == 5
+    # subprocess voices render side by side: clips rendered beside the killed one before the kill reached the
+    # main thread are kept; the queued ones are cancelled (checked below: clips are left for the resume)
+    done = len(list(out.rglob("*.flac")))
+    assert not (out / "manifest.jsonl").exists() and done >= 5
     assert not list(out.rglob("*.tmp")), "no partial files left behind"
     calls["n"] = -10_000  # no more kills
     manifest = build("speech", "tiny", tmp_path)
     n_rows = len(read_manifest(manifest))
-    assert calls["n"] == -10_000 + n_rows - 5, "only the missing clips are rendered on resume"
+    assert n_rows > done and calls["n"] == -10_000 + n_rows - done, "only the missing clips are rendered"
     assert manifest.read_bytes() == speech_tiny.read_bytes()
 
 

@@ -162,9 +162,15 @@ def test_repetition_loop_transcript_is_redecoded(say, monkeypatch):
     it = Item("loop", x, 16000, ref_text="hello " * 25)
     [(_, d)] = scoring.score_items_detailed("wer/faster-whisper-tiny.en", [it], cache=False, progress=False)
     assert d["temperature"] > 0 and _compression_ratio(d["hyp"]) <= 2.4, d
+    # sampling at T > 0 is seeded per item: the same transcript again, here from the worker pool (two
+    # one-thread processes; the decode above ran in this process), with a clip that needs no fallback beside it
     asr._TRANSCRIPTS.clear()
-    [(_, again)] = scoring.score_items_detailed("wer/faster-whisper-tiny.en", [it], cache=False, progress=False)
-    assert again == d  # sampling at T > 0 is seeded per item
+    monkeypatch.setenv("BENCH_ASR_WORKERS", "2")
+    plain = Item("plain", say("the old man opened a heavy door"), 16000, ref_text="the old man opened a heavy door")
+    [(_, again), (_, p)] = scoring.score_items_detailed("wer/faster-whisper-tiny.en", [it, plain], cache=False,
+                                                        progress=False)
+    assert ("tiny.en", 2) in asr._POOLS and again == d
+    assert p["temperature"] == 0 and p["hyp"].strip().lower().startswith("the old man"), p
 
 
 @pytest.mark.slow

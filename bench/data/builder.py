@@ -9,9 +9,11 @@ config is then a no-op.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from bench import audio
 from bench.atomic import write_json, write_text
 from bench.data.manifest import write_manifest
 from bench.data.stats import dataset_stats
+from bench.machine import usable_cpus
 
 DONE = ".done"
 RAW_CHECKS = audio.Checks(max_clipped_fraction=1.0)  # sources may touch full scale; normalization fixes that
@@ -41,6 +44,9 @@ class ClipSpec:
     # returns (samples, rate) or (samples, rate, extra manifest fields known only after rendering)
     render: Callable[[], tuple] = field(compare=False, repr=False)
     meta: dict = field(default_factory=dict)
+    # render is a subprocess (flite, espeak) whose audio depends on the key alone: it may run beside others.
+    # An in-process model (piper) renders in order, one at a time, as it always did.
+    parallel: bool = field(default=False, compare=False)
 
     @property
     def relpath(self) -> str:
@@ -75,7 +81,7 @@ def render_missing(out_dir: Path, specs: Sequence[ClipSpec], sr: int, target_rms
             skipped[s.id] = skip.read_text().strip()
         elif not p.exists():
             todo.append(s)
-    for s in tqdm(todo, desc=desc, unit="clip", disable=not todo, dynamic_ncols=True):
+    def one(s: ClipSpec) -> str | None:
         p = out_dir / s.relpath
         try:
             x, x_sr, *extra = s.render()
@@ -84,12 +90,24 @@ def render_missing(out_dir: Path, specs: Sequence[ClipSpec], sr: int, target_rms
             x = loudness_normalize(x, target_rms_db)
             audio.validate(x, sr, p)
         except (SkipClip, audio.AudioError) as e:
-            skipped[s.id] = str(e)
             write_text(p.with_suffix(".skip"), str(e) + "\n")
-            continue
+            return str(e)
         if extra and extra[0]:
             write_json(p.with_suffix(".json"), extra[0])  # before the audio: audio present => sidecar present
         audio.write(p, x, sr)
+        return None
+
+    # subprocess engines on every CPU (2x on 2 cores), then the rest in order
+    side, serial = [s for s in todo if s.parallel], [s for s in todo if not s.parallel]
+    ex = ThreadPoolExecutor(usable_cpus())
+    try:
+        with tqdm(total=len(todo), desc=desc, unit="clip", disable=not todo, dynamic_ncols=True) as bar:
+            for s, why in itertools.chain(zip(side, ex.map(one, side)), ((s, one(s)) for s in serial)):
+                if why is not None:
+                    skipped[s.id] = why
+                bar.update(1)
+    finally:  # a kill or an error stops the queued clips; the ones being written finish (atomically)
+        ex.shutdown(wait=True, cancel_futures=True)
     return skipped
 
 

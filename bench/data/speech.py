@@ -118,6 +118,7 @@ def voice_clips(utts: list[tuple[Voice, int, str, str]], *, seed: int, sr: int, 
                   "source": f"{v.engine}:{v.voice}" + (f" f0={f0:g}" if f0 else ""),
                   "licence": f"{ENGINE_LICENCE[v.engine]}; {text_licence}",
                   **(meta[k] if meta else {})},
+            parallel=v.engine in ("flite", "espeak"),
         ))
     return specs
 

