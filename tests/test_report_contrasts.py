@@ -60,6 +60,16 @@ def test_p_values_are_holm_adjusted_over_the_table():
     assert enc.significant(0.05) and enc.a_better() is True
 
 
+def test_no_verdict_where_the_rows_own_ci_includes_zero():
+    from dataclasses import replace
+
+    t, _ = _table({("xcodec", "ar"): _wer(0.2, 0), ("xcodec-acoustic", "ar"): _wer(0.6, 2)})
+    [c] = plan_contrasts(t, PLAN)
+    assert c.significant(0.05) and c.diff.ci_high < 0
+    c.diff = replace(c.diff, ci_high=0.01)  # p still tiny, the interval now reaches zero
+    assert c.p_holm < 0.05 and not c.significant(0.05)
+
+
 def test_best_is_bold_only_when_it_beats_every_codec_after_adjustment():
     clear, col = _table({("xcodec", "ar"): _wer(0.1, 0), ("dac", "ar"): _wer(0.5, 1), ("encodec", "ar"): _wer(0.6, 2)})
     tie, col2 = _table({("xcodec", "ar"): _wer(0.30, 0), ("dac", "ar"): _wer(0.30, 0)[::-1],

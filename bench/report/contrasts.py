@@ -56,7 +56,12 @@ class Contrast:
     p_holm: float | None = None
 
     def significant(self, alpha: float) -> bool:
-        return self.p_holm is not None and self.p_holm < alpha
+        """Holm-adjusted p below ``alpha`` and the 95% CI shown beside it clear of zero. Both come from the same
+        resamples but answer slightly differently (the p-value is sacrebleu's shifted null, which assumes a
+        symmetric bootstrap distribution; the CI is percentile): with few speakers they can disagree at the
+        boundary (cpu, text use: X-Codec - DAC was called better at p_Holm 0.050 with its CI [-0.13, 7.14]), and a
+        verdict its own row's interval contradicts is not one to report."""
+        return self.p_holm is not None and self.p_holm < alpha and self.diff is not None and self.diff.significant
 
     def a_better(self) -> bool | None:
         """Whether the difference favours row a (by the metric's direction); None for a tie or no test."""

@@ -107,7 +107,8 @@ def _contrasts_md(t: Table) -> list[str]:
     methods = sorted({c.diff.method for c in t.contrasts if c.diff})
     return ["", f"Planned contrasts ({len(t.contrasts)}; paired bootstrap on the items both rows scored"
             + (f": {'; '.join(methods)}" if methods else "")
-            + f"; p-values Holm-adjusted over this table, significant at {t.alpha:g}):", "",
+            + f"; p-values Holm-adjusted over this table; a verdict where p (Holm) < {t.alpha:g} and the 95% CI "
+            "excludes 0):", "",
             *_md_table(CONTRAST_HEAD, [_contrast_cells(t, c) for c in t.contrasts])]
 
 
