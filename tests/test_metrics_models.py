@@ -48,6 +48,7 @@ def _degrade(x: np.ndarray) -> dict[str, np.ndarray]:
     return {"noisy": np.clip(x + n, -1, 1), "quantized": q.astype(np.float32)}
 
 
+@pytest.mark.slow  # several seconds (issue #14: the default suite stays fast); CI runs it
 def test_dnsmos_ranks_clean_above_noisy_and_quantized(clips):
     by: dict[str, list[Item]] = {"clean": [], "noisy": [], "quantized": []}
     for (v, i), x in clips.items():
@@ -114,6 +115,20 @@ def test_faster_whisper_transcribes_clean_speech(clips):
     assert s["value"] == pytest.approx(sum(d["num"] for _, d in res) / sum(d["den"] for _, d in res))
 
 
+def test_worker_pool_transcribes_as_this_process_does(clips, monkeypatch):
+    """Two one-thread worker processes give the transcripts decoding here gives (the fallback path is compared
+    in the slow test_repetition_loop_transcript_is_redecoded)."""
+    from bench.metrics import asr
+
+    items = [Item(f"{v}0", clips[v, 0], 16000, ref_text=TEXTS[0]) for v in ("slt", "awb")]
+    monkeypatch.setattr(asr, "_TRANSCRIPTS", {})
+    here = scoring.score_items_detailed("wer/faster-whisper-tiny.en", items, cache=False, progress=False)
+    asr._TRANSCRIPTS.clear()
+    monkeypatch.setenv("BENCH_ASR_WORKERS", "2")
+    pool = scoring.score_items_detailed("wer/faster-whisper-tiny.en", items, cache=False, progress=False)
+    assert ("tiny.en", 2) in asr._POOLS and pool == here and all(d["hyp"] for _, d in pool)
+
+
 def test_dwer_reference_is_the_transcript_of_the_original(clips):
     from bench.metrics.textnorm import normalize
 
@@ -148,6 +163,7 @@ def _compression_ratio(text: str) -> float:
     return len(b) / len(zlib.compress(b)) if b else 0.0
 
 
+@pytest.mark.slow  # several seconds (issue #14: the default suite stays fast); CI runs it
 def test_repetition_loop_transcript_is_redecoded(say, monkeypatch):
     """Whisper tiny.en at T=0 alone loops on a repeated word; the fallback re-decodes it, seeded."""
     from bench.metrics import asr

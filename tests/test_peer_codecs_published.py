@@ -144,6 +144,7 @@ def test_dac16_codes_equal_library_and_decode_is_padded_to_frames(dac16_model):
     assert torch.all(wav[..., lib_wav.shape[-1]:] == 0)
 
 
+@pytest.mark.slow  # several seconds (issue #14: the default suite stays fast); CI runs it
 def test_dac44_published_architecture_figures_and_codes(tmp_path):
     import dac
 

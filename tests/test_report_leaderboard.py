@@ -162,6 +162,7 @@ def test_a_low_codebook_without_task_rows_is_named_as_the_reason_no_lm_ran(tmp_p
     assert smoke.count("No task LM was trained over") == 1
 
 
+@pytest.mark.slow  # several seconds (issue #14: the default suite stays fast); CI runs it
 def test_two_reports_at_once_both_write_their_figures(tmp_path):
     """Plot files are written through unique temp names: two concurrent `bench report` never collide."""
     import subprocess

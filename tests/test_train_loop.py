@@ -178,6 +178,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # several seconds (issue #14: the default suite stays fast); CI runs it
 def test_ddp_two_cpu_processes(tmp_path):
     """torchrun with 2 gloo processes (~10 s here): both train in lockstep and rank 0 writes the run."""
     manifest = make_manifest(tmp_path / "data")

@@ -245,15 +245,18 @@ def fw_model(size: str, device: str = "cpu", compute_type: str = "int8", threads
     and torch shares it: after the prompt cuts' one-thread model, every later torch step of the process ran
     on one core (make bench's second cell trained its LMs ~40% slower than the first). The model's own
     worker thread keeps its count."""
-    import torch
+    import sys
+
     from faster_whisper import WhisperModel
 
-    n = torch.get_num_threads()
+    torch = sys.modules.get("torch")  # not imported (a decoding worker): no thread count to keep
+    n = torch.get_num_threads() if torch is not None else None
     try:
         return WhisperModel(str(whisper_ct2_dir(size)), device=device, compute_type=compute_type,
                             cpu_threads=threads, local_files_only=True)
     finally:
-        torch.set_num_threads(n)
+        if torch is not None and n is not None:
+            torch.set_num_threads(n)
 
 
 def _new_fw_model(size: str):
