@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from bench.audio import resample
+from bench.machine import usable_cpus
 
 from .base import BackendUnavailable, Item, ItemMetric
 from .textnorm import edit_counts, normalize
@@ -250,12 +251,12 @@ def fw_model(size: str, device: str = "cpu", compute_type: str = "int8", threads
     from faster_whisper import WhisperModel
 
     torch = sys.modules.get("torch")  # not imported (a decoding worker): no thread count to keep
-    n = torch.get_num_threads() if torch is not None else None
+    n = torch.get_num_threads() if torch is not None else 0
     try:
         return WhisperModel(str(whisper_ct2_dir(size)), device=device, compute_type=compute_type,
                             cpu_threads=threads, local_files_only=True)
     finally:
-        if torch is not None and n is not None:
+        if torch is not None:
             torch.set_num_threads(n)
 
 
@@ -314,8 +315,6 @@ def asr_workers() -> int:
                 return max(1, int(v))
             except ValueError:
                 raise ValueError(f"{var}={v!r}: expected a whole number of processes") from None
-    from bench.machine import usable_cpus
-
     return usable_cpus()
 
 
@@ -379,7 +378,7 @@ def _fw_pool(size: str) -> _Workers | None:
     seed, which a thread reads when it first samples, so two clips decoded at once in one process could
     sample from each other's seeds; a process decodes one clip at a time. Why one thread each: on 2 cores two
     one-thread decoders transcribe ~1.6x faster than one decoder on both cores (beam search is serial);
-    the transcripts are the same (tests/test_asr_pool.py)."""
+    the transcripts are the same (tests/test_metrics_models.py: the pool tests)."""
     n = asr_workers()
     if n < 2 or _cuda():
         return None
